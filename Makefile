@@ -1,0 +1,36 @@
+# The course's two commands: `make book` and `make test`. Both create the
+# virtual environment in .venv when it is missing or requirements.txt changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.requirements.txt
+JOBS ?= 2
+
+# TensorFlow's C++ start-up messages are noise in a course; errors still show.
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: book test lab clean venv
+
+venv: $(STAMP)
+
+# Reinstall whenever requirements.txt or pyproject.toml differs from what was installed.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	cp requirements.txt $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+	@echo
+	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build

@@ -1,0 +1,182 @@
+"""conv1x1.cost: formulas, the layer walk, and MobileNet's Table 2."""
+
+import itertools
+import math
+
+import keras
+import pytest
+
+from conv1x1 import cost
+
+
+def single(input_shape, layer):
+    return keras.Sequential([keras.Input(shape=input_shape), layer])
+
+
+CONV_CASES = [case for case in itertools.product(
+    [(8, 8), (15, 9), (1, 1)],        # input height, width
+    [(3, 4), (16, 8), (12, 12)],      # c_in, c_out
+    [1, 3, (3, 1)],                   # kernel size
+    [1, 2],                           # stride
+    ["same", "valid"],
+    [True, False],                    # bias
+) if not (case[4] == "valid" and case[2] != 1 and case[0] == (1, 1))]  # valid kernels must fit
+
+
+@pytest.mark.parametrize("hw, channels, kernel, stride, padding, bias", CONV_CASES)
+def test_conv_layer_matches_formulas_and_count_params(hw, channels, kernel, stride, padding, bias):
+    (h, w), (c_in, c_out) = hw, channels
+    k_h, k_w = (kernel, kernel) if isinstance(kernel, int) else kernel
+    model = single((h, w, c_in), keras.layers.Conv2D(c_out, kernel, strides=stride,
+                                                     padding=padding, use_bias=bias))
+    (record,) = cost.layer_costs(model)
+    out_h, out_w = model.layers[0].output.shape[1:3]
+    # Independent of conv1x1: Keras's own output shape and parameter count.
+    assert record.macs == out_h * out_w * k_h * k_w * c_in * c_out
+    assert record.params == model.count_params()
+    assert record.weights == k_h * k_w * c_in * c_out
+    # The formulas agree with Keras too.
+    assert cost.conv_params(c_in, c_out, kernel, bias=bias) == model.count_params()
+    assert cost.conv_macs(h, w, c_in, c_out, kernel, stride, padding=padding) == record.macs
+    expected_kind = ("conv" if k_h * k_w > 1 else
+                     "dense" if out_h * out_w == 1 and h * w == 1 else "pointwise")
+    assert record.kind == expected_kind
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_grouped_convolution(groups):
+    model = single((10, 10, 8), keras.layers.Conv2D(16, 3, padding="same", groups=groups))
+    (record,) = cost.layer_costs(model)
+    assert record.params == model.count_params() == cost.conv_params(8, 16, 3, groups=groups)
+    assert record.macs == 10 * 10 * 9 * (8 // groups) * 16 == cost.conv_macs(
+        10, 10, 8, 16, 3, groups=groups)
+
+
+@pytest.mark.parametrize("multiplier, stride", [(1, 1), (2, 1), (1, 2)])
+def test_depthwise(multiplier, stride):
+    model = single((12, 12, 6), keras.layers.DepthwiseConv2D(
+        3, strides=stride, padding="same", depth_multiplier=multiplier))
+    (record,) = cost.layer_costs(model)
+    out = 12 // stride
+    assert record.kind == "depthwise"
+    assert record.params == model.count_params()
+    assert record.macs == out * out * 9 * 6 * multiplier
+    # A depthwise conv is a grouped conv with one group per input channel.
+    assert record.macs == cost.conv_macs(12, 12, 6, 6 * multiplier, 3, stride, groups=6)
+
+
+def test_separable_is_split_into_depthwise_and_pointwise():
+    model = single((10, 10, 8), keras.layers.SeparableConv2D(32, 3, padding="same"))
+    dw, pw = cost.layer_costs(model)
+    assert (dw.kind, pw.kind) == ("depthwise", "pointwise")
+    assert dw.macs == 10 * 10 * 9 * 8 and pw.macs == 10 * 10 * 8 * 32
+    assert dw.params + pw.params == model.count_params()
+
+
+def test_dense_on_vectors_and_on_feature_maps():
+    (record,) = cost.layer_costs(single((20,), keras.layers.Dense(7)))
+    assert (record.kind, record.macs, record.params) == ("dense", 140, 147)
+    (record,) = cost.layer_costs(single((5, 6, 20), keras.layers.Dense(7)))
+    assert record.macs == 5 * 6 * 140 and record.params == 147
+
+
+def test_transposed_convolution_counts_input_positions():
+    model = single((4, 4, 3), keras.layers.Conv2DTranspose(5, 3, strides=2, padding="same"))
+    (record,) = cost.layer_costs(model)
+    assert record.kind == "conv" and record.macs == 4 * 4 * 9 * 3 * 5
+    assert record.params == model.count_params()
+
+
+def test_nested_models_are_walked_and_named():
+    inner = keras.Sequential([keras.Input((8, 8, 4)), keras.layers.Conv2D(6, 1, name="mix"),
+                              keras.layers.BatchNormalization(name="bn")], name="block")
+    inputs = keras.Input((8, 8, 4))
+    x = inner(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    records = cost.layer_costs(model)
+    names = [r.name for r in records]
+    assert names == ["block/mix", "block/bn", "gap", "head"]
+    assert sum(r.params for r in records) == model.count_params()
+    assert records[0].macs == 8 * 8 * 4 * 6
+    assert records[1].kind == "other" and records[1].macs == 0 and records[1].params == 24
+
+
+@pytest.mark.parametrize("builder, shape", [
+    (keras.applications.MobileNetV2, (96, 96, 3)),
+    (keras.applications.ResNet50, (64, 64, 3)),
+])
+def test_applications_parameters_add_up(builder, shape):
+    model = builder(weights=None, input_shape=shape, classes=10)
+    records = cost.layer_costs(model)
+    assert sum(r.params for r in records) == model.count_params()
+    assert {r.kind for r in records} >= {"pointwise", "conv", "dense", "other"}
+
+
+@pytest.fixture(scope="module")
+def mobilenet_table():
+    return cost.cost_table(keras.applications.MobileNet(weights=None))
+
+
+# MobileNet (Howard et al. 2017), Table 2: (mult-adds %, parameters %) per layer type.
+PAPER_TABLE_2 = {"pointwise": (94.86, 74.59), "depthwise": (3.06, 1.06),
+                 "conv": (1.19, 0.02), "dense": (0.18, 24.33)}
+
+
+@pytest.mark.parametrize("kind", ["pointwise", "depthwise", "dense"])
+def test_mobilenet_table_2_rows_that_reproduce(mobilenet_table, kind):
+    row = mobilenet_table.row(kind)
+    macs_pct, params_pct = PAPER_TABLE_2[kind]
+    # The paper's parameter shares are of kernel weights (no biases, no batch norm).
+    assert round(row.macs_pct, 2) == macs_pct
+    assert round(row.weights_pct, 2) == params_pct
+
+
+def test_mobilenet_table_2_first_conv_row_is_a_digit_swap(mobilenet_table):
+    row = mobilenet_table.row("conv")
+    # The first layer: 3x3, 3 -> 32 channels, stride 2, 112x112 output.
+    assert row.macs == 112 * 112 * 9 * 3 * 32 == 10_838_016
+    assert round(row.macs_pct, 2) == 1.91          # printed as 1.19
+    assert round(row.weights_pct, 2) == PAPER_TABLE_2["conv"][1]
+    paper_sum = sum(m for m, _ in PAPER_TABLE_2.values())
+    corrected = paper_sum - 1.19 + 1.91
+    assert abs(paper_sum - 100) > 0.5 and abs(corrected - 100) < 0.02
+
+
+def test_mobilenet_totals(mobilenet_table):
+    assert mobilenet_table.total_macs == 568_740_352            # "569M mult-adds"
+    assert round(mobilenet_table.total_weights / 1e6, 1) == 4.2  # "4.2M parameters"
+    assert mobilenet_table.total_params == keras.applications.MobileNet(
+        weights=None).count_params()
+    assert math.isclose(sum(r.macs_pct for r in mobilenet_table.rows), 100.0)
+    text = str(mobilenet_table)
+    assert "pointwise" in text and "568,740,352" in text
+    assert "<table>" in mobilenet_table._repr_html_()
+
+
+def test_formula_values():
+    assert cost.conv_output_size(7, 3, 2, "valid") == 3
+    assert cost.conv_output_size(7, 3, 2, "same") == 4
+    assert cost.conv_params(256, 64) == 16_448
+    assert cost.conv_params(256, 64, bias=False) == 16_384
+    assert cost.conv_macs(56, 56, 256, 64) == 51_380_224
+    assert cost.conv_macs(56, 56, 256, 64, kernel_size=3) == 9 * 51_380_224
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: cost.conv_params(0, 4), "c_in to be a positive integer"),
+    (lambda: cost.conv_params(4, 4.5), "c_out to be a positive integer"),
+    (lambda: cost.conv_params(6, 4, groups=4), "must divide"),
+    (lambda: cost.conv_params(4, 4, kernel_size=(1, 2, 3)), "pair"),
+    (lambda: cost.conv_macs(8, 8, 4, 4, padding="full"), "'same' or 'valid'"),
+    (lambda: cost.conv_macs(2, 2, 4, 4, kernel_size=3, padding="valid"), "does not fit"),
+    (lambda: cost.conv_macs(8, True, 4, 4), "width"),
+    (lambda: cost.layer_costs(keras.layers.Dense(3)), "Expected a keras.Model"),
+    (lambda: cost.layer_costs(keras.Sequential([keras.layers.Dense(3)])), "keras.Input"),
+    (lambda: cost.cost_table(single((4,), keras.layers.Dense(2))).row("fc"), "Expected one of"),
+])
+def test_errors(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert words in str(info.value)
