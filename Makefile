@@ -5,14 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements.txt
+ASSETS := _build/offline-assets/.package.json
 JOBS ?= 2
 
 # TensorFlow's C++ start-up messages are noise in a course; errors still show.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: book test lab clean venv
+.PHONY: book test lab clean venv assets
 
 venv: $(STAMP)
+assets: $(ASSETS)
 
 # Reinstall whenever requirements.txt or pyproject.toml differs from what was installed.
 $(STAMP): requirements.txt pyproject.toml
@@ -21,12 +23,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	cp requirements.txt $(STAMP)
 
-book: $(STAMP)
+# MathJax and the widgets manager, served by the book itself (needs npm once).
+$(ASSETS): package.json scripts/vendor_assets.py $(STAMP)
+	$(BIN)/python scripts/vendor_assets.py
+
+book: $(STAMP) $(ASSETS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book
 
 lab: $(STAMP)

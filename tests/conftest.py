@@ -48,3 +48,104 @@ def built_book(testrun_id):
     log = log_file.read_text()
     assert returncode == 0, f"The book did not build cleanly:\n{log[-6000:]}"
     return out / "_build" / "html", log
+
+
+# --------------------------------------------------------------------------
+# A real browser: Playwright driving the system's Chromium.
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def find_chromium():
+    import shutil
+
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        return explicit
+    for name in CHROMIUM_CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium_executable():
+    path = find_chromium()
+    if path is None:
+        message = ("Browser tests need Chromium, which was not found. Install it "
+                   "(Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM to "
+                   "a Chrome or Chromium executable.")
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_executable):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_executable,
+                                             headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class GuardedPage:
+    """A browser page whose requests may only go to ``allowed_origin``.
+
+    Every request to another host is aborted and recorded; console errors and
+    uncaught exceptions are recorded too.
+    """
+
+    def __init__(self, context, allowed_origin):
+        self.allowed_origin = allowed_origin
+        self.blocked = []
+        self.errors = []
+        self.page = context.new_page()
+        self.page.route("**/*", self._route)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(self.allowed_origin) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+
+@pytest.fixture(scope="session")
+def served_book(built_book):
+    """Serve the built HTML on 127.0.0.1; returns (origin, html_dir)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    html, _ = built_book
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(Quiet, directory=str(html)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", html
+    finally:
+        server.shutdown()
+        server.server_close()

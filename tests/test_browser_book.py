@@ -1,0 +1,143 @@
+"""The built HTML book in a real browser, with every outside request blocked.
+
+For every page: nothing is requested from another host, no JavaScript error,
+math is typeset, every saved widget is rendered, solution dropdowns open, text
+stays readable in dark mode, and a full-page screenshot is saved under
+``_build/screenshots/`` for a person to review.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import GuardedPage
+from test_book import toc_files
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+PAGES = ["index", *toc_files(), "genindex", "search"]
+
+# Browser messages that are not the book's fault, each with why it is harmless.
+HARMLESS = [
+    # Chromium asks for /favicon.ico on every page; the book has no icon and the
+    # local server answers 404, which Chromium reports as a console error.
+    re.compile(r"Failed to load resource: the server responded with a status of 404"),
+]
+
+
+@pytest.fixture(scope="module")
+def context(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
+
+
+def open_page(context, origin, name):
+    guarded = GuardedPage(context, origin)
+    guarded.page.goto(f"{origin}/{name}.html", wait_until="load")
+    guarded.page.wait_for_load_state("networkidle")
+    # MathJax typesets asynchronously; wait for it when the page loads it.
+    guarded.page.evaluate("""async () => {
+        if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+            await MathJax.startup.promise;
+        }
+    }""")
+    return guarded
+
+
+def real_errors(errors):
+    return [e for e in errors if not any(p.search(e) for p in HARMLESS)]
+
+
+def contrast(rgb_a, rgb_b):
+    def luminance(rgb):
+        channels = []
+        for c in rgb:
+            c = c / 255
+            channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    high, low = sorted((luminance(rgb_a), luminance(rgb_b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def rgb(css):
+    return tuple(int(v) for v in re.findall(r"\d+", css)[:3])
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_works_offline(served_book, context, name):
+    origin, html = served_book
+    guarded = open_page(context, origin, name)
+    page = guarded.page
+    if name == "index":   # a redirect to the first page
+        page.wait_for_url(re.compile(r".*/book/intro\.html$"))
+
+    # Math: every math element has been replaced by MathJax's output.
+    untypeset = page.evaluate("""() => Array.from(document.querySelectorAll('.math'))
+        .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))""")
+    assert untypeset == [], f"math left untypeset: {untypeset}"
+    assert "\\(" not in page.inner_text("main") if page.query_selector("main") else True
+
+    # Widgets: each saved view is rendered by the HTML manager.
+    views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if views:
+        page.wait_for_function(
+            """(n) => document.querySelectorAll('.widget-subarea .jupyter-widgets').length >= n""",
+            arg=views, timeout=20_000)
+        empty = page.evaluate("""() => Array.from(document.querySelectorAll(
+            'script[type="application/vnd.jupyter.widget-view+json"]'))
+            .filter(s => { const a = s.previousElementSibling;
+                           return !(a && a.classList.contains('widget-subarea')
+                                    && a.querySelector('.jupyter-widgets')
+                                    && a.getBoundingClientRect().height > 0); }).length""")
+        assert empty == 0, f"{empty} of {views} widget views did not render"
+        assert page.get_by_text("Loading widget").count() == 0
+
+    # Solutions: a dropdown opens on click and shows its body.
+    solutions = page.locator(".solution.dropdown")
+    if solutions.count():
+        first = solutions.first
+        body = first.locator(":scope > :not(.admonition-title)").first
+        assert not body.is_visible()
+        first.locator(".admonition-title").click()
+        body.wait_for(state="visible", timeout=5_000)
+
+    # Figures: every image in the article has alt text or a caption.
+    unlabelled = page.evaluate("""() => Array.from(document.querySelectorAll('article img'))
+        .filter(img => { const alt = (img.getAttribute('alt') || '').trim();
+                         const captioned = img.closest('figure') && img.closest('figure')
+                               .querySelector('figcaption');
+                         return !captioned && (!alt || /\\.(png|svg|jpe?g)$/i.test(alt)); })
+        .map(img => img.getAttribute('src'))""")
+    assert unlabelled == [], f"images without alt text or caption: {unlabelled}"
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '-')}.png"), full_page=True)
+
+    # Dark mode: body text keeps a readable contrast with the background.
+    page.emulate_media(color_scheme="dark")    # the theme's "auto" mode follows it
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+    colours = page.evaluate("""() => { const p = document.querySelector('article p')
+                                       || document.querySelector('main') || document.body;
+        return [getComputedStyle(p).color, getComputedStyle(document.body).backgroundColor]; }""")
+    ratio = contrast(rgb(colours[0]), rgb(colours[1]))
+    assert ratio >= 4.5, f"dark-mode text contrast {ratio:.1f} on {name}: {colours}"
+    page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '-')}-dark.png"), full_page=False)
+
+    assert guarded.blocked == [], f"requests to other hosts: {guarded.blocked}"
+    assert real_errors(guarded.errors) == [], real_errors(guarded.errors)
+    page.close()
+
+
+def test_search_finds_the_structure_chapter(served_book, context):
+    origin, _ = served_book
+    guarded = GuardedPage(context, origin)
+    page = guarded.page
+    page.goto(f"{origin}/search.html?q=pointwise", wait_until="load")
+    link = page.locator('#search-results a[href*="structure"]').first
+    link.wait_for(timeout=20_000)
+    assert "1x1 convolution" in link.inner_text().lower()
+    assert guarded.blocked == []
+    page.close()
