@@ -79,3 +79,25 @@ def test_helpers_return_axes():
     assert len(plots.show_channels(np.zeros((4, 4, 3)))) == 3
     assert plots.show_image(np.zeros((4, 4))) is not None
     plt.close("all")
+
+
+def test_png_helpers_encode_what_they_are_given():
+    import io
+
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(2, 1), dpi=50)
+    ax.plot([0, 1], [0, 1])
+    decoded = Image.open(io.BytesIO(plots.figure_png(fig)))
+    assert decoded.format == "PNG" and decoded.size == (100, 50)
+    plt.close(fig)
+
+    ramp = np.linspace(-0.5, 1.5, 12).reshape(3, 4)
+    grey = np.asarray(Image.open(io.BytesIO(plots.image_png(ramp))).convert("L"))
+    assert grey.shape == (3, 4)
+    assert grey[0, 0] == 0 and grey[-1, -1] == 255        # clipped to [0, 1]
+    assert np.all(np.diff(grey.ravel().astype(int)) >= 0)  # order kept
+    colour = np.zeros((2, 2, 3))
+    colour[0, 0] = (1.0, 0.0, 0.0)
+    rgb = np.asarray(Image.open(io.BytesIO(plots.image_png(colour))).convert("RGB"))
+    assert rgb[0, 0].tolist() == [255, 0, 0] and rgb[1, 1].tolist() == [0, 0, 0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["use_course_style", "show_image", "show_matrix", "show_channels",
-           "draw_pointwise"]
+           "draw_pointwise", "figure_png", "image_png"]
 
 _STYLE = {
     "figure.figsize": (6.4, 4.0),
@@ -152,3 +152,35 @@ def draw_pointwise(c_in: int = 3, c_out: int = 2, ax=None, size: int = 4):
     ax.set_aspect("equal")
     ax.axis("off")
     return ax
+
+
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes, for an ``ipywidgets.Image``.
+
+    Explorers redraw by replacing an image widget's bytes instead of calling
+    ``plt.show()`` inside ``widgets.interactive``: the picture updates in
+    place, and executing the notebook without a browser never waits on an
+    output capture.
+    """
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def image_png(image, cmap: str = "gray", vmin: float = 0.0, vmax: float = 1.0) -> bytes:
+    """An (H, W) or (H, W, 3) array as PNG bytes, for an ``ipywidgets.Image``.
+
+    Values are clipped to [vmin, vmax]; a 2-D array is drawn with ``cmap``.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    image = np.clip(np.asarray(image, dtype=float), vmin, vmax)
+    if image.ndim == 3:
+        image = (image - vmin) / (vmax - vmin)
+    buffer = io.BytesIO()
+    plt.imsave(buffer, image, cmap=cmap, vmin=vmin, vmax=vmax, format="png")
+    return buffer.getvalue()
