@@ -64,10 +64,10 @@ def test_as_matrix():
     (np.ones((1, 4, 4, 3)), np.ones((3,)), None, "received shape (3,)"),
     (np.ones((1, 4, 4, 3)), np.ones((3, 2)), np.ones(3), "bias of shape (2,)"),
     (np.ones((1, 4, 4, 3)), np.ones((3, 2)), np.ones((1, 2)), "received shape (1, 2)"),
-    (np.full((1, 2, 2, 3), "a"), np.ones((3, 2)), None, "hold numbers"),
+    (np.full((1, 2, 2, 3), "a"), np.ones((3, 2)), None, "hold real numbers"),
     ([[1, 2], [3]], np.ones((3, 2)), None, "numeric array"),
     (np.ones((1, 2, 2, 3), dtype=complex), np.ones((3, 2)), None, "real numbers"),
-    (np.ones((1, 2, 2, 3)), np.full((3, 2), None), None, "hold numbers"),
+    (np.ones((1, 2, 2, 3)), np.full((3, 2), None), None, "hold real numbers"),
 ])
 def test_bad_arguments_raise_value_error(fn, x, w, b, words):
     with pytest.raises(ValueError) as info:

@@ -6,20 +6,11 @@ named from a ``prefix`` so a chapter can ``model.get_layer(...)`` any of them.
 
 from __future__ import annotations
 
+from conv1x1._checks import integer_at_least
+
 
 # --------------------------------------------------------------------------
 # Argument checks shared by the blocks.
-
-def _expect_int_at_least(value, name: str, low: int, fix: str) -> int:
-    """Return ``value`` as an int if it is an integer >= ``low``; else ValueError."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(
-            f"Expected {name} to be an integer >= {low}; received {value!r}. {fix}"
-        )
-    return int(value)
-
 
 def _expect_stride(stride) -> int:
     if isinstance(stride, bool) or stride not in (1, 2):
@@ -31,7 +22,7 @@ def _expect_stride(stride) -> int:
 
 
 def _expect_odd_kernel(kernel_size) -> int:
-    kernel_size = _expect_int_at_least(
+    kernel_size = integer_at_least(
         kernel_size, "kernel_size", 3, "Use an odd depthwise kernel such as 3 or 5.")
     if kernel_size % 2 == 0:
         raise ValueError(
@@ -128,7 +119,7 @@ def depthwise_separable(x, filters: int, stride: int = 1, *, prefix: str,
     import keras
 
     _expect_feature_map(x)
-    filters = _expect_int_at_least(filters, "filters", 1,
+    filters = integer_at_least(filters, "filters", 1,
                                    "Pass the number of output channels.")
     stride = _expect_stride(stride)
     kernel_size = _expect_odd_kernel(kernel_size)
@@ -190,9 +181,9 @@ def inverted_residual(x, filters: int, expansion: int = 6, stride: int = 1, *,
     import keras
 
     shape = _expect_feature_map(x)
-    filters = _expect_int_at_least(filters, "filters", 1,
+    filters = integer_at_least(filters, "filters", 1,
                                    "Pass the number of output channels.")
-    expansion = _expect_int_at_least(
+    expansion = integer_at_least(
         expansion, "expansion", 1,
         "Use 1 for no expansion layer or the paper's 6 for a sixfold expansion.")
     stride = _expect_stride(stride)
@@ -264,7 +255,7 @@ def fire_module(x, squeeze: int, expand1x1: int, expand3x3: int, *, prefix: str,
 
     _expect_feature_map(x)
     squeeze, expand1x1, expand3x3 = (
-        _expect_int_at_least(value, name, 1, "Every layer of a fire module needs at "
+        integer_at_least(value, name, 1, "Every layer of a fire module needs at "
                                               "least one filter.")
         for value, name in ((squeeze, "squeeze"), (expand1x1, "expand1x1"),
                             (expand3x3, "expand3x3")))

@@ -22,31 +22,9 @@ import numbers
 
 import numpy as np
 
+from conv1x1._checks import float_array, positive_int
+
 __all__ = ["fixed_pointwise", "random_features", "fit_pointwise"]
-
-
-def _numeric(value, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"Expected {name} to be a numeric array; it could not be converted "
-            f"({err}). Pass a numpy array of numbers."
-        ) from None
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.integer)
-                                     or np.issubdtype(array.dtype, np.floating)
-                                     or np.issubdtype(array.dtype, np.bool_)):
-        raise ValueError(
-            f"Expected {name} to hold real numbers; received an array of dtype "
-            f"{array.dtype}. Convert it with np.asarray({name}, dtype=float)."
-        )
-    return array
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"Expected {name} to be a positive integer; received {value!r}.")
-    return int(value)
 
 
 def fixed_pointwise(matrix, bias=None, *, name: str = "pointwise",
@@ -78,7 +56,7 @@ def fixed_pointwise(matrix, bias=None, *, name: str = "pointwise",
     """
     import keras
 
-    matrix = _numeric(matrix, "matrix").astype(np.float32)
+    matrix = float_array(matrix, "matrix").astype(np.float32)
     if matrix.ndim == 4 and matrix.shape[:2] == (1, 1):
         matrix = matrix[0, 0]
     if matrix.ndim != 2 or 0 in matrix.shape:
@@ -90,7 +68,7 @@ def fixed_pointwise(matrix, bias=None, *, name: str = "pointwise",
     c_in, c_out = matrix.shape
     weights = [matrix.reshape(1, 1, c_in, c_out)]
     if bias is not None:
-        bias = _numeric(bias, "bias").astype(np.float32)
+        bias = float_array(bias, "bias").astype(np.float32)
         if bias.shape != (c_out,):
             raise ValueError(
                 f"Expected a bias of shape ({c_out},), one value per output channel "
@@ -135,14 +113,14 @@ def random_features(images, channels: int, *, kernel_size: int = 3, seed: int = 
     """
     import keras
 
-    images = _numeric(images, "images").astype(np.float32)
+    images = float_array(images, "images").astype(np.float32)
     if images.ndim not in (3, 4):
         raise ValueError(
             "Expected images of shape (H, W, C) or (N, H, W, C); received shape "
             f"{images.shape}."
         )
-    channels = _positive_int(channels, "channels")
-    kernel_size = _positive_int(kernel_size, "kernel_size")
+    channels = positive_int(channels, "channels")
+    kernel_size = positive_int(kernel_size, "kernel_size")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"Expected seed to be an integer; received {seed!r}.")
     batch = images if images.ndim == 4 else images[None]
@@ -179,8 +157,8 @@ def fit_pointwise(x, y, *, bias: bool = True):
 
     Introduced in the chapter "Dimensionality reduction".
     """
-    x = _numeric(x, "x").astype(np.float64)
-    y = _numeric(y, "y").astype(np.float64)
+    x = float_array(x, "x").astype(np.float64)
+    y = float_array(y, "y").astype(np.float64)
     if x.ndim < 2 or y.ndim < 2:
         raise ValueError(
             "Expected x and y with a channel axis last and at least one pixel axis, "

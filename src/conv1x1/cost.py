@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import html
 import math
-import numbers
 from dataclasses import dataclass
+
+from conv1x1._checks import positive_int
 
 __all__ = [
     "KINDS",
@@ -40,14 +41,6 @@ __all__ = [
 KINDS = ("pointwise", "conv", "depthwise", "dense", "other")
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"Expected {name} to be a positive integer; received {value!r}."
-        )
-    return int(value)
-
-
 def _pair(value, name: str) -> tuple[int, int]:
     """Normalise an int or a pair of ints, as Keras does for kernel_size."""
     if isinstance(value, (tuple, list)):
@@ -56,8 +49,8 @@ def _pair(value, name: str) -> tuple[int, int]:
                 f"Expected {name} to be an int or a pair (height, width); "
                 f"received {value!r}."
             )
-        return (_positive_int(value[0], name), _positive_int(value[1], name))
-    value = _positive_int(value, name)
+        return (positive_int(value[0], name), positive_int(value[1], name))
+    value = positive_int(value, name)
     return (value, value)
 
 
@@ -72,9 +65,9 @@ def conv_output_size(size: int, kernel_size: int = 1, stride: int = 1,
         ValueError: for a non-positive size, kernel or stride, an unknown
             padding, or a "valid" kernel larger than the input.
     """
-    size = _positive_int(size, "size")
-    kernel_size = _positive_int(kernel_size, "kernel_size")
-    stride = _positive_int(stride, "stride")
+    size = positive_int(size, "size")
+    kernel_size = positive_int(kernel_size, "kernel_size")
+    stride = positive_int(stride, "stride")
     if padding == "same":
         return math.ceil(size / stride)
     if padding == "valid":
@@ -106,9 +99,9 @@ def conv_params(c_in: int, c_out: int, kernel_size=1, groups: int = 1,
     ``k_h * k_w * (c_in / groups) * c_out (+ c_out)``. A 1x1 convolution has
     ``c_in * c_out + c_out``.
     """
-    c_in = _positive_int(c_in, "c_in")
-    c_out = _positive_int(c_out, "c_out")
-    groups = _positive_int(groups, "groups")
+    c_in = positive_int(c_in, "c_in")
+    c_out = positive_int(c_out, "c_out")
+    groups = positive_int(groups, "groups")
     k_h, k_w = _pair(kernel_size, "kernel_size")
     _check_groups(c_in, c_out, groups)
     return k_h * k_w * (c_in // groups) * c_out + (c_out if bias else 0)
@@ -124,13 +117,13 @@ def conv_macs(height: int, width: int, c_in: int, c_out: int, kernel_size=1,
     ``H_out * W_out * k_h * k_w * (c_in / groups) * c_out``; a 1x1 convolution
     with stride 1 costs ``H * W * c_in * c_out``.
     """
-    height = _positive_int(height, "height")
-    width = _positive_int(width, "width")
+    height = positive_int(height, "height")
+    width = positive_int(width, "width")
     k_h, k_w = _pair(kernel_size, "kernel_size")
     s_h, s_w = _pair(stride, "stride")
-    c_in = _positive_int(c_in, "c_in")
-    c_out = _positive_int(c_out, "c_out")
-    groups = _positive_int(groups, "groups")
+    c_in = positive_int(c_in, "c_in")
+    c_out = positive_int(c_out, "c_out")
+    groups = positive_int(groups, "groups")
     _check_groups(c_in, c_out, groups)
     h_out = conv_output_size(height, k_h, s_h, padding)
     w_out = conv_output_size(width, k_w, s_w, padding)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conv1x1._checks import integer_at_least
+
 
 # --------------------------------------------------------------------------
 # MobileNet v1 (introduced in the MobileNet chapter).
@@ -93,11 +95,11 @@ def mobilenet(alpha: float = 1.0, input_shape=(224, 224, 3), classes: int = 1000
             f"{alpha!r}. The paper uses 1.0, 0.75, 0.5 and 0.25."
         )
     table = _check_stages(stages)
-    first_filters = blocks._expect_int_at_least(
+    first_filters = integer_at_least(
         first_filters, "first_filters", 1, "Pass the filters of the first convolution.")
     widths = [first_filters] + [filters for filters, _ in table]
     for filters, stride in table:
-        blocks._expect_int_at_least(filters, "the filters of every stage", 1,
+        integer_at_least(filters, "the filters of every stage", 1,
                                     "Each stage is a (filters, stride) pair.")
         blocks._expect_stride(stride)
     if int(min(widths) * alpha) < 1:
@@ -126,7 +128,7 @@ def mobilenet(alpha: float = 1.0, input_shape=(224, 224, 3), classes: int = 1000
             f"downsamples by {total_stride}; received input_shape "
             f"{tuple(input_shape)}. Use a larger input or fewer stride-2 stages."
         )
-    classes = blocks._expect_int_at_least(classes, "classes", 1,
+    classes = integer_at_least(classes, "classes", 1,
                                           "Pass the number of output classes.")
     if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) \
             or not 0 <= dropout < 1:
@@ -214,14 +216,6 @@ SQUEEZENET_SMALL_STAGES = (
 )
 
 
-def _squeezenet_positive_int(value, name: str, fix: str) -> int:
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"Expected {name} to be an integer >= 1; received {value!r}. {fix}")
-    return int(value)
-
-
 def squeezenet_min_input_size(stem=SQUEEZENET_V1_0_STEM, n_stages: int = 3) -> int:
     """Smallest height and width a SqueezeNet with this stem and stages accepts.
 
@@ -244,7 +238,7 @@ def squeezenet_min_input_size(stem=SQUEEZENET_V1_0_STEM, n_stages: int = 3) -> i
     Introduced in the SqueezeNet chapter.
     """
     _, kernel, stride = _squeezenet_stem(stem)
-    n_stages = _squeezenet_positive_int(n_stages, "n_stages", "A SqueezeNet has at least one stage.")
+    n_stages = integer_at_least(n_stages, "n_stages", 1, "A SqueezeNet has at least one stage.")
     need = 1
     for _ in range(n_stages):          # conv1's pooling and one per stage but the last
         need = 2 * (need - 1) + 3
@@ -257,8 +251,8 @@ def _squeezenet_stem(stem) -> tuple[int, int, int]:
             f"Expected stem to be (filters, kernel size, stride); received {stem!r}. "
             f"SqueezeNet v1.0 uses {SQUEEZENET_V1_0_STEM}."
         )
-    return tuple(_squeezenet_positive_int(v, f"stem[{i}] ({what})",
-                                          "Use positive integers, e.g. (96, 7, 2).")
+    return tuple(integer_at_least(v, f"stem[{i}] ({what})", 1,
+                                  "Use positive integers, e.g. (96, 7, 2).")
                  for i, (v, what) in enumerate(zip(stem, ("filters", "kernel size", "stride"))))
 
 
@@ -293,7 +287,7 @@ def _squeezenet(input_shape, classes, stem, stages, dropout, name, final_relu):
             "Expected input_shape to be (height, width, channels) with positive "
             f"integers, e.g. (227, 227, 3); received {input_shape!r}."
         )
-    classes = _squeezenet_positive_int(classes, "classes", "A classifier needs at least one class.")
+    classes = integer_at_least(classes, "classes", 1, "A classifier needs at least one class.")
     filters, kernel, stride = _squeezenet_stem(stem)
     stages = _squeezenet_stages(stages)
     if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)

@@ -16,33 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from conv1x1._checks import float_array
+
 __all__ = ["pointwise_conv", "pointwise_conv_loops", "as_matrix"]
-
-
-def _as_float_array(value, name: str) -> np.ndarray:
-    """Convert ``value`` to a floating-point array or raise a helpful error."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as err:  # ragged nested lists, for example
-        raise ValueError(
-            f"Expected {name} to be a numeric array; it could not be converted "
-            f"({err}). Pass a numpy array of numbers."
-        ) from None
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
-    ):
-        raise ValueError(
-            f"Expected {name} to hold numbers; received an array of dtype "
-            f"{array.dtype}. Convert it with np.asarray({name}, dtype=float)."
-        )
-    if np.issubdtype(array.dtype, np.complexfloating):
-        raise ValueError(
-            f"Expected {name} to hold real numbers; received complex dtype "
-            f"{array.dtype}. Take the real part or convert the data first."
-        )
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    return array
 
 
 def as_matrix(w) -> np.ndarray:
@@ -54,7 +30,7 @@ def as_matrix(w) -> np.ndarray:
     Raises:
         ValueError: if ``w`` has another rank or a spatial size other than 1x1.
     """
-    w = _as_float_array(w, "w")
+    w = float_array(w, "w")
     if w.ndim == 4:
         if w.shape[:2] != (1, 1):
             raise ValueError(
@@ -73,7 +49,7 @@ def as_matrix(w) -> np.ndarray:
 
 
 def _validate(x, w, b):
-    x = _as_float_array(x, "x")
+    x = float_array(x, "x")
     if x.ndim not in (3, 4):
         raise ValueError(
             "Expected x with 4 dimensions (N, H, W, C_in) or 3 dimensions "
@@ -88,7 +64,7 @@ def _validate(x, w, b):
             "The kernel's first axis must equal the number of input channels."
         )
     if b is not None:
-        b = _as_float_array(b, "b")
+        b = float_array(b, "b")
         if b.shape != (w.shape[1],):
             raise ValueError(
                 f"Expected a bias of shape ({w.shape[1]},), one value per output "
