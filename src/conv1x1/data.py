@@ -17,6 +17,8 @@ import numbers
 
 import numpy as np
 
+from conv1x1._checks import integer_at_least
+
 __all__ = ["sample_photo", "synthetic_shapes", "SHAPE_CLASSES"]
 
 #: Class names of :func:`synthetic_shapes`, indexed by label.
@@ -91,9 +93,8 @@ def synthetic_shapes(n: int, size: int = 32, seed: int = 0,
         ``(images, labels)``: float32 (n, size, size, 3) in [0, 1] and int64
         (n,) labels in 0..3, shuffled.
     """
-    for name, value, low in (("n", n, 1), ("size", size, 8)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-            raise ValueError(f"Expected {name} to be an integer >= {low}; received {value!r}.")
+    n = integer_at_least(n, "n", 1)
+    size = integer_at_least(size, "size", 8)
     if not (isinstance(noise, numbers.Real) and noise >= 0):
         raise ValueError(f"Expected noise to be a number >= 0; received {noise!r}.")
     rng = np.random.default_rng(seed)

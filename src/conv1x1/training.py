@@ -16,9 +16,10 @@ Introduced in the chapter "Depth: stacking 1x1 convolutions".
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
+
+from conv1x1._checks import integer_at_least
 
 __all__ = ["pointwise_stack", "layer_output"]
 
@@ -35,14 +36,9 @@ def _check_widths(widths) -> list[int]:
             "Expected at least one width (one 1x1 layer); received an empty "
             "sequence. Pass e.g. widths=[16, 1]."
         )
-    for width in widths:
-        if (isinstance(width, bool) or not isinstance(width, numbers.Integral)
-                or width < 1):
-            raise ValueError(
-                "Expected every width to be a positive int (a number of output "
-                f"channels); received {width!r} in widths={widths!r}."
-            )
-    return [int(w) for w in widths]
+    return [integer_at_least(width, "every width", 1,
+                             f"Each is a number of output channels; widths={widths!r}.")
+            for width in widths]
 
 
 def pointwise_stack(x, widths, *, activation="relu", output_activation="same",
@@ -154,9 +150,7 @@ def layer_output(model, layer_name: str, x, *, batch_size: int = 64) -> np.ndarr
             f"Model {model.name!r} has no defined input, so its layers have no "
             "symbolic outputs. Build it with keras.Input(shape=...)."
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"Expected batch_size to be a positive int; received {batch_size!r}.")
+    batch_size = integer_at_least(batch_size, "batch_size")
     if len(inputs) == 1:
         inputs = inputs[0]          # a single input, called with a single array
     probe = keras.Model(inputs, model.get_layer(layer_name).output)
