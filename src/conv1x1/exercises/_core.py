@@ -300,3 +300,87 @@ def function_widget(check: Callable[[Callable], Result], fn: Callable, *,
     label = widgets.HTML(value=f"Checking <code>{getattr(fn, '__name__', 'function')}"
                                "</code> on random inputs.")
     return _frame(lambda: check(fn), [label], hint=hint, solution=solution)
+
+
+def _learner_namespace() -> dict:
+    """The notebook's namespace: IPython's user namespace, else ``__main__``."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        return shell.user_ns
+    import sys
+
+    return vars(sys.modules["__main__"])
+
+
+def exercise_widget(exercise, check_answer: Callable[[object], Result]):
+    """The widget of one registered exercise: controls, Check and Hint buttons.
+
+    ``check_answer`` is called with the text typed, the option picked or, for a
+    function exercise, the learner's function as it is defined in the notebook
+    at the moment Check is pressed.
+    """
+    import html
+
+    import ipywidgets as widgets
+
+    feedback = widgets.HTML(value="")
+    hint_box = widgets.HTML(value="")
+    check_button = widgets.Button(description="Check", button_style="primary",
+                                  icon="check")
+    if exercise.widget == "text":
+        field = widgets.Text(description="Answer:", placeholder=exercise.placeholder,
+                             continuous_update=False)
+        controls = [field]
+
+        def read():
+            return field.value
+    elif exercise.widget == "choice":
+        radio = widgets.RadioButtons(options=list(exercise.options), value=None,
+                                     layout=widgets.Layout(width="max-content"))
+        controls = [radio]
+
+        def read():
+            return radio.value
+    else:
+        name = exercise.function_name
+        controls = [widgets.HTML(
+            value=f"Define <code>{name}</code> in a cell, run it, then press Check.")]
+
+        def read():
+            namespace = _learner_namespace()
+            if name not in namespace:
+                return None
+            return namespace[name]
+
+    def on_check(_):
+        answer = read()
+        if exercise.widget == "function" and answer is None:
+            result = Result(False, f"No function named {exercise.function_name} is "
+                                   "defined yet: run the cell that defines it first.")
+        else:
+            result = check_answer(answer)
+        feedback.value = _feedback_html(result)
+
+    check_button.on_click(on_check)
+    buttons = [check_button]
+    if exercise.hints:
+        shown = []
+        hint_button = widgets.Button(description="Hint", icon="lightbulb-o")
+
+        def on_hint(_):
+            if len(shown) < len(exercise.hints):
+                shown.append(exercise.hints[len(shown)])
+            hint_box.value = "".join(
+                f"<div><i>Hint {i + 1} of {len(exercise.hints)}:</i> {html.escape(h)}</div>"
+                for i, h in enumerate(shown))
+
+        hint_button.on_click(on_hint)
+        buttons.append(hint_button)
+    box = widgets.VBox([*controls, widgets.HBox(buttons), feedback, hint_box])
+    box.add_class("conv1x1-exercise")
+    return box

@@ -1,0 +1,57 @@
+"""Exercises: answer checking, the widgets that display it, and the questions.
+
+The package has three layers, kept apart as in Kaggle's learntools:
+
+* :mod:`conv1x1.exercises._core`: plain checking functions (``check_number``,
+  ``check_shape``, ``check_choice``, ``check_array``, ``check_function``) that
+  take a learner's answer and return a :class:`Result`. They never raise on a
+  learner's input and never evaluate text.
+* One module per chapter (``conv1x1.exercises.structure``, ...), each holding
+  that chapter's :class:`Exercise` objects in a tuple ``EXERCISES``: the
+  checker, the expected answer, hints from gentle to explicit and, for
+  multiple choice, why each wrong option is wrong. The answers live here, out
+  of the learner's sight.
+* :func:`show` and :func:`check`, keyed by the label of the chapter's
+  ``{exercise}`` block. A notebook shows a question's widget with one line,
+  ``show("structure-ex-shape")``, and a worked solution runs its answer
+  through the same checker with ``check("structure-ex-shape", answer)``.
+
+Introduced in the chapter "The structure of a 1x1 convolution".
+"""
+
+from __future__ import annotations
+
+from conv1x1.exercises._core import (
+    Result,
+    answer_widget,
+    check_array,
+    check_choice,
+    check_function,
+    check_number,
+    check_shape,
+    choice_widget,
+    function_widget,
+    parse_number,
+    parse_shape,
+)
+from conv1x1.exercises._registry import Exercise, KINDS, all_exercises, check, get, show
+
+__all__ = [
+    "Exercise",
+    "KINDS",
+    "Result",
+    "all_exercises",
+    "answer_widget",
+    "check",
+    "check_array",
+    "check_choice",
+    "check_function",
+    "check_number",
+    "check_shape",
+    "choice_widget",
+    "function_widget",
+    "get",
+    "parse_number",
+    "parse_shape",
+    "show",
+]
