@@ -8,8 +8,8 @@ STAMP := $(VENV)/.requirements.txt
 ASSETS := _build/offline-assets/.package.json
 JOBS ?= 2
 
-# TensorFlow's C++ start-up messages are noise in a course; errors still show.
-export TF_CPP_MIN_LOG_LEVEL := 2
+# TensorFlow's C++ messages below an error are noise in a course.
+export TF_CPP_MIN_LOG_LEVEL := 3
 
 .PHONY: book test lab clean venv assets
 
