@@ -11,7 +11,7 @@ JOBS ?= 2
 # TensorFlow's C++ messages below an error are noise in a course.
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: book test lab clean venv assets
+.PHONY: book test lab bench clean venv assets
 
 venv: $(STAMP)
 assets: $(ASSETS)
@@ -34,6 +34,11 @@ book: $(STAMP) $(ASSETS)
 
 test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book
+
+# The speed budget, measured on this machine: chapter, build, test times and
+# the package's microbenchmarks (about 10 minutes; see scripts/bench.py).
+bench: $(STAMP) $(ASSETS)
+	$(BIN)/python scripts/bench.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
