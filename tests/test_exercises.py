@@ -75,7 +75,7 @@ def test_check_array():
     expected = np.arange(6.0).reshape(2, 3)
     assert ex.check_array(expected.tolist(), expected).correct
     assert "shape (2, 3)" in ex.check_array(np.zeros(3), expected).message
-    assert "array of numbers" in ex.check_array("text", expected).message
+    assert "holds text" in ex.check_array("text", expected).message
     assert "NaN" in ex.check_array(np.full((2, 3), np.nan), expected).message
     off = ex.check_array(expected + np.eye(2, 3), expected)
     assert not off.correct and "33%" in off.message
@@ -99,7 +99,8 @@ def test_check_function():
     assert "Expected a function" in ex.check_function(3, reference, _inputs).message
     shape = ex.check_function(lambda a: a[0], reference, _inputs)
     assert "shape (2, 3)" in shape.message
-    assert "returned" not in ex.check_function(lambda a: None, reference, _inputs).message
+    forgot_return = ex.check_function(lambda a: None, reference, _inputs)
+    assert not forgot_return.correct and "returned None" in forgot_return.message
 
 
 def _walk(widget):
@@ -155,3 +156,258 @@ def test_choice_and_function_widgets():
     _find(box, widgets.Button, "Check").click()
     feedback = [w for w in _walk(box) if isinstance(w, widgets.HTML)][1]
     assert "NotImplementedError" in feedback.value and "write me" in feedback.value
+
+
+# --------------------------------------------------------------------------
+# Malformed and extreme answers: a clear message and the right verdict.
+
+@pytest.mark.parametrize("text, expected", [
+    ("1e-310", 16448), ("5e-324", 16448), ("1e308", 1e-10), ("-1e308", 1e-10),
+    ("1e-320", -3.0), ("1e300", 0.5), ("1e-300", 3.0),
+])
+def test_check_number_extreme_values_give_a_verdict(text, expected):
+    result = ex.check_number(text, expected)
+    assert not result.correct
+    assert "too large" in result.message or "too small" in result.message
+    assert "factor" not in result.message
+
+
+@pytest.mark.parametrize("text, factor", [("32896", 2), ("164480", 10), ("1644.8", 10),
+                                          ("5482.666666666667", 3)])
+def test_check_number_offers_small_whole_factors(text, factor):
+    result = ex.check_number(text, 16448)
+    assert not result.correct and f"factor of {factor}:" in result.message
+
+
+@pytest.mark.parametrize("text", ["181", "1644800", "-32896"])
+def test_check_number_gives_no_factor_hint_beyond_ten_or_across_signs(text):
+    result = ex.check_number(text, 16448)
+    assert not result.correct and "factor" not in result.message
+
+
+def test_check_number_tolerance_is_tight():
+    """0.3 is not 0.115, whatever tolerance the exercise uses; the default is 1e-6."""
+    assert not ex.check_number("0.3", 0.115).correct
+    assert not ex.check_number("0.3", 0.115, rel_tol=2e-3).correct
+    assert not ex.check_number("0.1153", 0.115, rel_tol=2e-3).correct
+    assert ex.check_number("0.1152", 0.115, rel_tol=2e-3).correct
+    assert ex.check_number(0.115 * (1 + 0.9e-6), 0.115).correct
+    assert not ex.check_number(0.115 * (1 + 2e-6), 0.115).correct
+    assert not ex.check_number("0.1151", 0.115, abs_tol=0.0).correct
+    assert ex.check_number("0.1151", 0.115, abs_tol=2e-4).correct
+
+
+@pytest.mark.parametrize("expected", [float("nan"), float("inf"), "12", None])
+def test_check_number_rejects_a_bad_expected_value_for_the_author(expected):
+    with pytest.raises(ValueError, match="expected"):
+        ex.check_number("12", expected)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("(8,14,14,32", "bracket"), ("8,14,14,32)", "bracket"), ("[[8,14,14,32]]", "bracket"),
+    ("(8,14,14,32]", "bracket"), ("(8,,14,14,32)", "missing"), (",8,14", "missing"),
+    ("(8, 14, 14, 32,,)", "missing"), ("9" * 5000, "too large"), ("(8, 1e3)", "'1e3'"),
+    ("(8, -3)", "'-3'"), ("(8, ٣)", "not a whole number"),
+])
+def test_parse_shape_rejects_malformed_text(text, words):
+    with pytest.raises(ValueError) as info:
+        ex.parse_shape(text)
+    message = str(info.value)
+    assert words in message
+    assert "Exceeds the limit" not in message and len(message) < 300
+
+
+@pytest.mark.parametrize("text", ["(8,)", "(8, )", "8"])
+def test_parse_shape_accepts_a_one_dimensional_shape(text):
+    assert ex.parse_shape(text) == (8,)
+
+
+def test_check_shape_malformed_answers_are_wrong_with_a_message():
+    for text in ["(8,14,14,32", "[[8,14,14,32]]", "(8,,14,14,32)", "9" * 5000]:
+        result = ex.check_shape(text, (8, 14, 14, 32))
+        assert not result.correct and result.message and len(result.message) < 300
+
+
+@pytest.mark.parametrize("expected", [(1.5, 2), (8, -1), ("8", 2), (True, 2), 8, ()])
+def test_check_shape_rejects_a_bad_expected_shape_for_the_author(expected):
+    with pytest.raises(ValueError, match="expected"):
+        ex.check_shape("(1, 2)", expected)
+
+
+def test_check_array_rejects_complex_text_and_mismatched_kinds():
+    expected = np.arange(6.0).reshape(2, 3)
+    complex_answer = ex.check_array(expected + 1j, expected)
+    assert not complex_answer.correct and "complex" in complex_answer.message
+    assert not ex.check_array(expected + 0j, expected).correct
+    digits = ex.check_array(np.array([["0", "1", "2"], ["3", "4", "5"]]), expected)
+    assert not digits.correct and "text" in digits.message
+    mixed = ex.check_array([[0, 1, 2], [3, 4, "5"]], expected)
+    assert not mixed.correct and "text" in mixed.message
+    yes_no = ex.check_array(expected.astype(bool), expected)
+    assert not yes_no.correct and "True/False" in yes_no.message
+    assert not ex.check_array(None, expected).correct
+    ragged = ex.check_array([[0, 1, 2], [3, 4]], expected)
+    assert not ragged.correct and "array of numbers" in ragged.message
+
+
+def test_check_array_compares_booleans_with_boolean_answers_only():
+    mask = np.array([True, False, True])
+    assert ex.check_array(mask.copy(), mask).correct
+    assert not ex.check_array(~mask, mask).correct
+    numbers = ex.check_array(np.array([1, 0, 1]), mask)
+    assert not numbers.correct and "True/False" in numbers.message
+
+
+def test_check_array_survives_an_array_interface_that_raises():
+    class Broken:
+        def __array__(self, dtype=None, copy=None):
+            raise RuntimeError("no array here")
+
+    result = ex.check_array(Broken(), np.zeros(3))
+    assert not result.correct
+    assert "RuntimeError" in result.message and "no array here" in result.message
+
+
+def test_check_function_returning_none_says_so():
+    result = ex.check_function(lambda a: None, lambda a: a * 2, _inputs)
+    assert not result.correct
+    assert "returned None" in result.message and "return" in result.message
+
+
+def test_check_function_has_a_time_limit():
+    import time
+
+    def never_returns(a):
+        while True:
+            a = a + 1
+
+    start = time.monotonic()
+    result = ex.check_function(never_returns, lambda a: a, _inputs, time_limit=0.3)
+    assert time.monotonic() - start < 5
+    assert not result.correct and "did not return within 0.3 seconds" in result.message
+
+
+def test_check_function_time_limit_outside_the_main_thread():
+    import threading
+    import time
+
+    def sleeps(a):
+        time.sleep(3)
+        return a
+
+    results = []
+    start = time.monotonic()
+    thread = threading.Thread(target=lambda: results.append(
+        ex.check_function(sleeps, lambda a: a, _inputs, time_limit=0.3)))
+    thread.start()
+    thread.join(10)
+    assert time.monotonic() - start < 2.5
+    assert not results[0].correct and "did not return within 0.3 seconds" in results[0].message
+
+
+def test_check_function_time_limit_leaves_no_alarm_behind():
+    import signal
+    import time
+
+    before = signal.getsignal(signal.SIGALRM)
+    assert ex.check_function(lambda a: a * 2, lambda a: a * 2, _inputs, time_limit=0.2).correct
+    time.sleep(0.4)  # an alarm left armed would fire here and fail the test
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("escape, words", [
+    (SystemExit, "SystemExit"), (KeyboardInterrupt, "KeyboardInterrupt"),
+    (GeneratorExit, "GeneratorExit"),
+])
+def test_check_function_catches_escapes(escape, words):
+    def leaves(a):
+        raise escape()
+
+    result = ex.check_function(leaves, lambda a: a, _inputs)
+    assert not result.correct and words in result.message
+
+
+def test_check_function_catches_sys_exit():
+    import sys
+
+    result = ex.check_function(lambda a: sys.exit(3), lambda a: a, _inputs)
+    assert not result.correct and "SystemExit" in result.message
+
+
+def _pca_inputs(rng):
+    rows = rng.normal(size=(20, 4)) @ rng.normal(size=(4, 4)) + rng.normal(size=4) * 5
+    return (rows,)
+
+
+def _reference_centre(rows):
+    return rows - rows.mean(axis=0)
+
+
+def test_check_function_gives_the_learner_its_own_inputs():
+    def centres_in_place(rows):
+        rows -= rows.mean(axis=0)
+        return rows
+
+    assert ex.check_function(centres_in_place, _reference_centre, _pca_inputs).correct
+
+
+def test_check_function_gives_the_reference_its_own_inputs():
+    def zero_inputs(x, w, b):
+        w[...] = 0
+        b[...] = 0
+        return np.zeros((x.shape[0], w.shape[1]))
+
+    def reference(x, w, b):
+        return x @ w + b
+
+    def make(rng):
+        return rng.normal(size=(3, 4)), rng.normal(size=(4, 2)), rng.normal(size=2)
+
+    result = ex.check_function(zero_inputs, reference, make)
+    assert not result.correct and "Case 1" in result.message
+
+
+def test_check_function_draws_fresh_inputs_for_every_trial():
+    remembered = []
+
+    def first_answer_forever(a):
+        if not remembered:
+            remembered.append(a * 2)
+        return remembered[0]
+
+    result = ex.check_function(first_answer_forever, lambda a: a * 2, _inputs, trials=3)
+    assert not result.correct and "Case 2" in result.message
+    calls = []
+    ex.check_function(lambda a: a, lambda a: a, lambda rng: calls.append(1) or _inputs(rng),
+                      trials=4)
+    assert len(calls) >= 4
+
+
+@pytest.mark.parametrize("trials", [0, -1, 2.0, True, "3"])
+def test_check_function_rejects_bad_trials_for_the_author(trials):
+    with pytest.raises(ValueError, match="trials"):
+        ex.check_function(lambda a: a, lambda a: a, _inputs, trials=trials)
+
+
+def test_check_function_reports_the_learners_own_line():
+    def reshapes(a):
+        total = a.sum()
+        return np.reshape(a, (7,)) + total  # the failing line
+
+    result = ex.check_function(reshapes, lambda a: a, _inputs)
+    line = reshapes.__code__.co_firstlineno + 2
+    assert not result.correct and "raised ValueError" in result.message
+    assert f"line {line}" in result.message
+    assert "np.reshape(a, (7,))" in result.message
+
+
+def test_check_function_result_of_the_reference_is_not_the_learners_input():
+    """A reference that returns its own argument must not see the learner's changes."""
+    def doubles_in_place(a):
+        a *= 2
+        return a
+
+    result = ex.check_function(doubles_in_place, lambda a: a, _inputs)
+    assert not result.correct and "Case 1" in result.message
+    assert ex.check_function(lambda a: a.copy(), lambda a: a, _inputs).correct

@@ -20,8 +20,13 @@ Introduced in the chapter "The structure of a 1x1 convolution".
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import re
+import signal
+import sysconfig
+import threading
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -61,8 +66,25 @@ class Result:
         return self.correct
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 _SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9}
+#: Longest text a message quotes back to the learner.
+_QUOTE_LIMIT = 40
+#: Most digits a dimension of a shape may have (a billion is already absurd).
+_MAX_DIGITS = 9
+
+
+def _quote(text) -> str:
+    """``text`` in quotes for a message, shortened when long."""
+    text = str(text)
+    if len(text) > _QUOTE_LIMIT:
+        text = text[:_QUOTE_LIMIT - 3] + "..."
+    return f"'{text}'"
+
+
+def _is_real_number(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
 
 
 def parse_number(text) -> float:
@@ -75,60 +97,118 @@ def parse_number(text) -> float:
     Raises:
         ValueError: with a message meant for the learner.
     """
-    if isinstance(text, bool):
+    if isinstance(text, (bool, np.bool_)):
         raise ValueError("Expected a number; received a yes/no value.")
-    if isinstance(text, (int, float, np.integer, np.floating)):
+    if _is_real_number(text):
         value = float(text)
     else:
         raw = str(text).strip()
         if not raw:
             raise ValueError("The answer is empty: type a number, e.g. 4160.")
-        cleaned = re.sub(r"(?<=\d)[,_ ](?=\d{3})", "", raw)
+        cleaned = re.sub(r"(?<=[0-9])[,_ ](?=[0-9]{3})", "", raw)
         scale = 1.0
         if cleaned and cleaned[-1].lower() in _SUFFIXES:
             scale = _SUFFIXES[cleaned[-1].lower()]
             cleaned = cleaned[:-1].strip()
         if not _NUMBER.match(cleaned):
             raise ValueError(
-                f"'{raw}' is not a number. Type digits only, e.g. 4160, 4,160, "
+                f"{_quote(raw)} is not a number. Type digits only, e.g. 4160, 4,160, "
                 "1.5e6 or 3.4M; expressions such as 2*3 are not evaluated."
             )
         value = float(cleaned) * scale
     if not math.isfinite(value):
-        raise ValueError("Expected a finite number.")
+        raise ValueError("Expected a finite number; this one is too large to be an "
+                         "answer.")
     return value
 
 
+_SEPARATOR = re.compile(r"\s*(?:,|x|×|\*)\s*|\s+")
+_BRACKETS = {"(": ")", "[": "]"}
+
+
 def parse_shape(text) -> tuple[int, ...]:
-    """Parse a shape such as ``"(1, 28, 28, 64)"``, ``"1 x 28 x 28 x 64"``.
+    """Parse a shape such as ``"(1, 28, 28, 64)"``, ``"[1, 28, 28, 64]"``, ``"1 x 28 x 28 x 64"``.
+
+    One pair of round or square brackets is allowed around the whole shape,
+    and one trailing comma, as in Python's ``(8,)``. Each dimension is a
+    whole number of at most nine digits.
 
     Raises:
         ValueError: with a message meant for the learner.
     """
     if isinstance(text, (tuple, list)):
-        parts = [str(p) for p in text]
+        parts = [str(p).strip() for p in text]
     else:
         raw = str(text).strip()
         if not raw:
             raise ValueError("The answer is empty: type a shape, e.g. (1, 28, 28, 64).")
-        inner = raw.strip("()[] ")
-        parts = [p for p in re.split(r"\s*[,x×*]\s*|\s+", inner) if p]
+        inner = raw
+        if inner[0] in _BRACKETS:
+            if inner[-1] != _BRACKETS[inner[0]]:
+                raise ValueError(f"{_quote(raw)} opens a bracket it does not close: "
+                                 "write the shape as (1, 28, 28, 64).")
+            inner = inner[1:-1].strip()
+        if any(c in inner for c in "()[]{}"):
+            raise ValueError(f"{_quote(raw)} has a bracket out of place: write one "
+                             "shape, e.g. (1, 28, 28, 64), without nested brackets.")
+        parts = _SEPARATOR.split(inner)
+        if len(parts) > 1 and parts[-1] == "" and inner.rstrip().endswith(","):
+            parts = parts[:-1]  # a trailing comma, as in (8,)
+        if parts == [""]:
+            parts = []
+        if "" in parts:
+            raise ValueError(f"{_quote(raw)} has a number missing between two "
+                             "separators: write the shape as (1, 28, 28, 64).")
     if not parts:
         raise ValueError("Expected at least one dimension, e.g. (28, 28, 64).")
     dims = []
     for part in parts:
-        if not re.fullmatch(r"\d+", part.strip()):
+        if not re.fullmatch(r"[0-9]+", part):
             raise ValueError(
-                f"'{part}' is not a whole number. Write the shape as whole numbers "
+                f"{_quote(part)} is not a whole number. Write the shape as whole numbers "
                 "separated by commas, e.g. (1, 28, 28, 64)."
             )
+        if len(part.lstrip("0")) > _MAX_DIGITS:
+            raise ValueError(f"{_quote(part)} is too large for a dimension: a shape's "
+                             f"dimensions have at most {_MAX_DIGITS} digits.")
         dims.append(int(part))
     return tuple(dims)
 
 
+def _factor_hint(value: float, expected: float) -> str:
+    """" It is off by a factor of n ..." for a small whole n (2 to 10), else ""."""
+    if value == 0 or expected == 0 or (value > 0) != (expected > 0):
+        return ""
+    big, small = max(abs(value), abs(expected)), min(abs(value), abs(expected))
+    if not big <= 10.5 * small:  # also false when the quotient would overflow
+        return ""
+    ratio = big / small
+    factor = round(ratio)
+    if 2 <= factor <= 10 and math.isclose(ratio, factor, rel_tol=1e-9):
+        return (f" It is off by a factor of {factor}: is a term missing or "
+                "counted twice?")
+    return ""
+
+
 def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
                  abs_tol: float = 0.0, hint: str = "", unit: str = "") -> Result:
-    """Check a numeric answer against ``expected`` within a tolerance."""
+    """Check a numeric answer against ``expected`` within a tolerance.
+
+    A wrong answer is called too large or too small; when it is off by a
+    small whole factor (2 to 10) the message says so, a sign of a term
+    missing or counted twice.
+
+    Raises:
+        ValueError: when ``expected`` or a tolerance is not a finite number (a
+            mistake of the exercise's author, never of the learner).
+    """
+    if not _is_real_number(expected) or not math.isfinite(expected):
+        raise ValueError(f"check_number: expected must be a finite number; received "
+                         f"{expected!r}.")
+    for name, tol in (("rel_tol", rel_tol), ("abs_tol", abs_tol)):
+        if not _is_real_number(tol) or not 0 <= tol < math.inf:
+            raise ValueError(f"check_number: {name} must be a number >= 0; received "
+                             f"{tol!r}.")
     try:
         value = parse_number(answer)
     except ValueError as err:
@@ -137,16 +217,21 @@ def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
         return Result(True, f"Correct: {expected:,.6g}{unit}.", hint)
     direction = "too large" if value > expected else "too small"
     message = f"Not quite: {value:,.6g}{unit} is {direction}."
-    if value and expected:
-        ratio = max(value / expected, expected / value)
-        if ratio >= 2 and math.isclose(ratio, round(ratio), rel_tol=1e-9):
-            message += (f" It is off by a factor of {round(ratio)}: is a term "
-                        "missing or counted twice?")
-    return Result(False, message, hint)
+    return Result(False, message + _factor_hint(value, expected), hint)
 
 
 def check_shape(answer, expected: Sequence[int], *, hint: str = "") -> Result:
-    """Check a shape answer such as ``"(1, 28, 28, 32)"``."""
+    """Check a shape answer such as ``"(1, 28, 28, 32)"``.
+
+    Raises:
+        ValueError: when ``expected`` is not a sequence of whole numbers >= 0
+            (a mistake of the exercise's author, never of the learner).
+    """
+    if (not isinstance(expected, (tuple, list)) or not expected
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
+                       and d >= 0 for d in expected)):
+        raise ValueError(f"check_shape: expected must be a tuple of whole numbers >= 0, "
+                         f"e.g. (8, 14, 14, 32); received {expected!r}.")
     expected = tuple(int(d) for d in expected)
     try:
         shape = parse_shape(answer)
@@ -163,8 +248,17 @@ def check_shape(answer, expected: Sequence[int], *, hint: str = "") -> Result:
 
 def check_choice(answer, expected: str, options: Sequence[str], *,
                  explanations: dict | None = None, hint: str = "") -> Result:
-    """Check a multiple-choice answer; ``explanations`` maps wrong options to why."""
-    if answer is None or answer not in options:
+    """Check a multiple-choice answer; ``explanations`` maps wrong options to why.
+
+    Raises:
+        ValueError: when ``expected`` is not one of ``options`` (a mistake of
+            the exercise's author).
+    """
+    options = list(options)
+    if expected not in options:
+        raise ValueError(f"check_choice: expected must be one of the options {options}; "
+                         f"received {expected!r}.")
+    if not isinstance(answer, str) or answer not in options:
         return Result(False, "Pick one of the options first.", hint)
     if answer == expected:
         return Result(True, f"Correct: {expected}.", hint)
@@ -174,16 +268,58 @@ def check_choice(answer, expected: str, options: Sequence[str], *,
 
 def check_array(answer, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
                 hint: str = "") -> Result:
-    """Check an array answer: numeric, the right shape, the right values."""
+    """Check an array answer: numeric, the right shape, the right values.
+
+    The answer may be anything numpy turns into an array (a list, a numpy
+    array, a TensorFlow tensor). Refused, each with its own message: complex
+    numbers (the imaginary part is never dropped silently), text (even text
+    of digits), True/False values where numbers are expected, and, when
+    ``expected`` is boolean, numbers where True/False values are expected
+    (boolean arrays are compared exactly).
+    """
     expected = np.asarray(expected)
+    if expected.dtype.kind not in "biuf":
+        raise ValueError(f"check_array: expected must be an array of real numbers or "
+                         f"booleans; received dtype {expected.dtype}.")
     try:
-        value = np.asarray(answer, dtype=float)
-    except (TypeError, ValueError):
+        value = np.asarray(answer)
+    except Exception as err:  # numpy, or the answer's own __array__, may raise anything
+        return Result(False, f"Expected an array of numbers; received "
+                             f"{type(answer).__name__}, which could not be turned into "
+                             f"an array ({type(err).__name__}: {err}).", hint)
+    kind = value.dtype.kind
+    if kind == "O":
+        items = value.ravel().tolist()
+        if any(isinstance(item, (str, bytes)) for item in items):
+            kind = "U"
+        elif items and all(_is_real_number(item) for item in items):
+            value, kind = value.astype(float), "f"
+    if kind == "c":
+        return Result(False, "The array holds complex numbers; the answer is real. "
+                             "Where does an imaginary part come from?", hint)
+    if kind in "US":
+        return Result(False, "The array holds text, not numbers: compute the values "
+                             "rather than typing them as strings.", hint)
+    if kind == "b" and expected.dtype.kind != "b":
+        return Result(False, "The array holds True/False values; the answer is numbers.",
+                      hint)
+    if expected.dtype.kind == "b" and kind != "b":
+        return Result(False, "The answer is an array of True/False values; this one holds "
+                             f"{value.dtype} values. A comparison such as x > 0 gives "
+                             "True/False values.", hint)
+    if kind not in "biuf":
         return Result(False, f"Expected an array of numbers; received "
                              f"{type(answer).__name__}.", hint)
     if value.shape != expected.shape:
         return Result(False, f"Expected an array of shape {expected.shape}; received "
                              f"shape {value.shape}.", hint)
+    if kind == "b":
+        if np.array_equal(value, expected):
+            return Result(True, "Correct: every value matches.", hint)
+        share = float(np.mean(value != expected))
+        return Result(False, f"The shape is right but {share:.0%} of the values differ.",
+                      hint)
+    value = value.astype(float)
     if not np.all(np.isfinite(value)):
         return Result(False, "The array contains NaN or infinite values.", hint)
     if np.allclose(value, expected, rtol=rtol, atol=atol):
@@ -194,38 +330,180 @@ def check_array(answer, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
                          f"(largest difference {worst:.3g}).", hint)
 
 
+class _TimeLimit(BaseException):
+    """Raised in the learner's function when its time is up.
+
+    A BaseException, so that a learner's ``except Exception`` does not swallow it.
+    """
+
+
+def _call_with_time_limit(fn, args, limit):
+    """``fn(*args)``, or :class:`_TimeLimit` after ``limit`` seconds.
+
+    In the main thread of a Unix process (where a Jupyter kernel runs a
+    widget's callback) an interval timer raises inside ``fn``, which stops
+    it. Elsewhere ``fn`` runs in a daemon thread that is abandoned, still
+    running, when the time is up.
+    """
+    if limit is None:
+        return fn(*args)
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def on_alarm(signum, frame):
+            raise _TimeLimit
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        try:
+            # Fire again every 0.1 s should the first alarm be swallowed by a bare except.
+            signal.setitimer(signal.ITIMER_REAL, limit, 0.1)
+            return fn(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = fn(*args)
+        except BaseException as err:  # reported by the caller
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, daemon=True, name="conv1x1-check")
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        raise _TimeLimit("thread")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _library_folders() -> tuple[str, ...]:
+    """Folders whose code is not the learner's: numpy, this package, Python's libraries."""
+    folders = {os.path.dirname(np.__file__), os.path.dirname(os.path.dirname(__file__))}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            folders.add(sysconfig.get_paths()[key])
+        except KeyError:
+            pass
+    return tuple(os.path.join(os.path.realpath(f), "") for f in folders if f)
+
+
+def _learner_frame(tb):
+    """The last frame of a traceback that is in the learner's code, or None."""
+    library = _library_folders()
+    frames = traceback.extract_tb(tb)
+    for frame in reversed(frames):
+        path = os.path.realpath(frame.filename) if not frame.filename.startswith("<") \
+            else frame.filename
+        if not path.startswith(library):
+            return frame
+    return None
+
+
+def _describe_inputs(args) -> str:
+    parts = []
+    for a in args:
+        shape = getattr(a, "shape", None)
+        if shape is not None:
+            parts.append(str(tuple(shape)))
+        elif isinstance(a, (list, tuple)):
+            parts.append(str(np.shape(a)) if all(_is_real_number(v) for v in a)
+                         else type(a).__name__)
+        else:
+            parts.append(repr(a) if _is_real_number(a) else type(a).__name__)
+    return ", ".join(parts)
+
+
+def _copies(make_inputs, rng):
+    """Fresh inputs from ``make_inputs(rng)``, and an independent copy of them."""
+    state = rng.bit_generator.state
+    args = make_inputs(rng)
+    if isinstance(args, list):
+        args = tuple(args)
+    if not isinstance(args, tuple):
+        raise ValueError(f"check_function: make_inputs must return a tuple of arguments; "
+                         f"received {type(args).__name__}.")
+    try:
+        twin = copy.deepcopy(args)
+    except Exception:  # objects that cannot be copied: draw the same inputs again
+        again = type(rng)(type(rng.bit_generator)())
+        again.bit_generator.state = state
+        twin = tuple(make_inputs(again))
+    return args, twin
+
+
 def check_function(fn, reference: Callable, make_inputs: Callable, *,
                    trials: int = 5, seed: int = 0, rtol: float = 1e-5,
-                   atol: float = 1e-6, hint: str = "") -> Result:
+                   atol: float = 1e-6, time_limit: float | None = 10.0,
+                   hint: str = "") -> Result:
     """Run a learner's function and a reference on random inputs and compare.
+
+    Each trial draws new inputs with ``make_inputs`` and gives the learner's
+    function and the reference their own deep copies, so a function that
+    changes its arguments in place cannot change what the reference
+    computes. Whatever the learner's function does (raises, calls
+    ``sys.exit()``, never returns, returns None) comes back as a
+    :class:`Result` whose message names the learner's own line.
 
     Args:
         fn: the learner's function.
         reference: a correct implementation with the same signature.
         make_inputs: ``make_inputs(rng) -> tuple`` of positional arguments;
-            called ``trials`` times with one seeded generator.
-        trials: how many random cases to try.
+            called once per trial with one seeded generator.
+        trials: how many random cases to try, a whole number >= 1.
         seed: seed of the generator, so a check always tries the same cases.
+        rtol, atol: tolerances of the comparison, as in :func:`check_array`.
+        time_limit: seconds the learner's function may take on one case
+            (None: no limit).
+        hint: returned with the result.
 
     Returns:
-        A :class:`Result`; a crash in ``fn`` is reported in its message
-        with the last line of the traceback, never raised.
+        A :class:`Result`, never an exception from ``fn``.
+
+    Raises:
+        ValueError: for a bad ``trials``, ``time_limit``, ``reference`` or
+            ``make_inputs`` (mistakes of the exercise's author).
     """
+    if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
+        raise ValueError(f"check_function: trials must be a whole number >= 1; received "
+                         f"{trials!r}.")
+    if time_limit is not None and (not _is_real_number(time_limit)
+                                   or not 0 < time_limit < math.inf):
+        raise ValueError(f"check_function: time_limit must be a number of seconds > 0 "
+                         f"or None; received {time_limit!r}.")
+    if not callable(reference) or not callable(make_inputs):
+        raise ValueError("check_function: reference and make_inputs must be functions.")
     if not callable(fn):
         return Result(False, f"Expected a function; received {type(fn).__name__}. "
                              "Pass the function itself, without calling it.", hint)
     rng = np.random.default_rng(seed)
-    for trial in range(trials):
-        args = make_inputs(rng)
-        shapes = ", ".join(str(np.shape(a)) for a in args)
+    for trial in range(int(trials)):
+        args, reference_args = _copies(make_inputs, rng)
+        shapes = _describe_inputs(args)
+        expected = reference(*reference_args)
         try:
-            got = fn(*args)
-        except Exception as err:  # the learner's code may raise anything
-            where = traceback.extract_tb(err.__traceback__)[-1]
-            return Result(False, f"Your function raised {type(err).__name__}: {err} "
-                                 f"(line {where.lineno}) on inputs of shapes {shapes}.",
-                          hint)
-        result = check_array(got, reference(*args), rtol=rtol, atol=atol)
+            got = _call_with_time_limit(fn, args, time_limit)
+        except _TimeLimit as stop:
+            message = (f"Your function did not return within {time_limit:g} seconds "
+                       f"on inputs of shapes {shapes}: is there a loop that never ends?")
+            if stop.args:
+                message += (" It may still be running in the background; restart the "
+                            "kernel if the notebook slows down.")
+            return Result(False, message, hint)
+        except BaseException as err:  # the learner's code may raise anything, even SystemExit
+            frame = _learner_frame(err.__traceback__)
+            where = ""
+            if frame is not None:
+                where = f" at line {frame.lineno}"
+                if frame.line:
+                    where += f" ({frame.line.strip()})"
+            text = f": {err}" if str(err) else ""
+            return Result(False, f"Your function raised {type(err).__name__}{text}{where} "
+                                 f"on inputs of shapes {shapes}.", hint)
+        if got is None:
+            return Result(False, "Your function returned None: is its return statement "
+                                 "missing?", hint)
+        result = check_array(got, expected, rtol=rtol, atol=atol)
         if not result.correct:
             return Result(False, f"Case {trial + 1} (inputs of shapes {shapes}): "
                                  f"{result.message}", hint)
