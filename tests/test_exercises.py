@@ -118,11 +118,10 @@ def _find(box, kind, description=None):
     raise LookupError(description)
 
 
-def test_answer_widget_shows_feedback_hint_and_answer():
+def test_answer_widget_shows_feedback_and_hint():
     import ipywidgets as widgets
 
-    box = ex.answer_widget(lambda t: ex.check_number(t, 42), hint="Six sevens.",
-                           solution="42")
+    box = ex.answer_widget(lambda t: ex.check_number(t, 42), hint="Six sevens.")
     field = _find(box, widgets.Text)
     feedback, extra = [w for w in _walk(box) if isinstance(w, widgets.HTML)]
     field.value = "forty-two"
@@ -133,8 +132,8 @@ def test_answer_widget_shows_feedback_hint_and_answer():
     assert "Correct" in feedback.value and "✔" in feedback.value
     _find(box, widgets.Button, "Hint").click()
     assert "Six sevens." in extra.value
-    _find(box, widgets.Button, "Reveal").click()
-    assert "42" in extra.value
+    assert not any(isinstance(w, widgets.Button) and w.description == "Reveal"
+                   for w in _walk(box))
 
 
 def test_choice_and_function_widgets():
@@ -411,3 +410,174 @@ def test_check_function_result_of_the_reference_is_not_the_learners_input():
     result = ex.check_function(doubles_in_place, lambda a: a, _inputs)
     assert not result.correct and "Case 1" in result.message
     assert ex.check_function(lambda a: a.copy(), lambda a: a, _inputs).correct
+
+
+# --------------------------------------------------------------------------
+# exercise_widget: what show() displays, driven without a browser.
+
+def _parts(box):
+    import ipywidgets as widgets
+
+    feedback, hints = [w for w in _walk(box) if isinstance(w, widgets.HTML)][-2:]
+    return feedback, hints
+
+
+def _text_exercise(**kwargs):
+    settings = dict(label="test-ex-number", kind="arithmetic",
+                    check=lambda answer: ex.check_number(answer, 42),
+                    hints=("Gentle: think of sevens.", "Explicit: six sevens."))
+    settings.update(kwargs)
+    return ex.Exercise(**settings)
+
+
+def test_exercise_widget_checks_text_and_replaces_the_verdict_on_every_click():
+    import ipywidgets as widgets
+
+    from conv1x1.exercises import _core
+
+    exercise = _text_exercise()
+    box = _core.exercise_widget(exercise, exercise.check)
+    feedback, _ = _parts(box)
+    field, check = _find(box, widgets.Text), _find(box, widgets.Button, "Check")
+    field.value = "42"
+    check.click()
+    assert "✔ Correct: 42." in feedback.value
+    field.value = "41"
+    assert feedback.value == "", "a changed answer keeps the old verdict"
+    check.click()
+    assert "✘" in feedback.value and "too small" in feedback.value
+    assert "Correct" not in feedback.value
+    field.value = "<b>42</b>"
+    check.click()
+    assert "<b>" not in feedback.value and "&lt;b&gt;" in feedback.value
+
+
+def test_exercise_widget_shows_hints_one_at_a_time_gentle_first():
+    import ipywidgets as widgets
+
+    from conv1x1.exercises import _core
+
+    exercise = _text_exercise()
+    box = _core.exercise_widget(exercise, exercise.check)
+    _, hints = _parts(box)
+    button = _find(box, widgets.Button, "Hint")
+    assert hints.value == ""
+    button.click()
+    assert "Hint 1 of 2" in hints.value and "Gentle" in hints.value
+    assert "Explicit" not in hints.value
+    button.click()
+    assert hints.value.index("Gentle") < hints.value.index("Explicit")
+    assert "Hint 2 of 2" in hints.value and button.disabled
+    button.click()
+    assert hints.value.count("Hint ") == 2
+    no_hints = _core.exercise_widget(_text_exercise(hints=()), exercise.check)
+    assert not any(isinstance(w, widgets.Button) and w.description == "Hint"
+                   for w in _walk(no_hints))
+
+
+@pytest.mark.parametrize("escape", [RuntimeError("checker broke"), SystemExit(1),
+                                    KeyboardInterrupt()])
+def test_exercise_widget_click_never_raises_and_never_keeps_a_stale_verdict(escape):
+    import ipywidgets as widgets
+
+    from conv1x1.exercises import _core
+
+    calls = []
+
+    def check(answer):
+        calls.append(answer)
+        if len(calls) > 1:
+            raise escape
+        return ex.check_number(answer, 42)
+
+    box = _core.exercise_widget(_text_exercise(check=check), check)
+    feedback, _ = _parts(box)
+    _find(box, widgets.Text).value = "42"
+    _find(box, widgets.Button, "Check").click()
+    assert "Correct" in feedback.value
+    _find(box, widgets.Button, "Check").click()
+    assert "Correct" not in feedback.value and "✘" in feedback.value
+    assert type(escape).__name__ in feedback.value and "could not be checked" in feedback.value
+
+
+def test_exercise_widget_choice():
+    import ipywidgets as widgets
+
+    from conv1x1.exercises import _core
+
+    exercise = ex.Exercise(
+        label="test-ex-choice", kind="conceptual", widget="choice", options=("a", "b"),
+        check=lambda o: ex.check_choice(o, "b", ["a", "b"], explanations={"a": "Why."}))
+    box = _core.exercise_widget(exercise, exercise.check)
+    feedback, _ = _parts(box)
+    _find(box, widgets.Button, "Check").click()
+    assert "Pick one" in feedback.value
+    _find(box, widgets.RadioButtons).value = "a"
+    _find(box, widgets.Button, "Check").click()
+    assert "Not a. Why." in feedback.value
+    _find(box, widgets.RadioButtons).value = "b"
+    assert feedback.value == ""
+    _find(box, widgets.Button, "Check").click()
+    assert "Correct: b" in feedback.value
+
+
+def _function_exercise():
+    return ex.Exercise(
+        label="test-ex-double", kind="design", widget="function", function_name="my_double",
+        check=lambda fn: ex.check_function(fn, lambda a: a * 2, _inputs))
+
+
+def test_exercise_widget_checks_the_current_definition_by_name(monkeypatch):
+    import ipywidgets as widgets
+
+    from conv1x1.exercises import _core
+
+    namespace = {}
+    monkeypatch.setattr(_core, "_learner_namespace", lambda: namespace)
+    exercise = _function_exercise()
+    box = _core.exercise_widget(exercise, exercise.check)
+    feedback, _ = _parts(box)
+    check = _find(box, widgets.Button, "Check")
+    check.click()
+    assert "No function named my_double" in feedback.value
+
+    def my_double(a):
+        raise NotImplementedError("your code here")
+
+    namespace["my_double"] = my_double
+    check.click()
+    assert "NotImplementedError" in feedback.value and "your code here" in feedback.value
+    namespace["my_double"] = lambda a: a + a  # defined again, in a later cell
+    check.click()
+    assert "Correct on all 5 random cases" in feedback.value
+    namespace["my_double"] = lambda a: a * 3
+    check.click()
+    assert "Correct" not in feedback.value and "Case 1" in feedback.value
+    namespace["my_double"] = 7
+    check.click()
+    assert "Expected a function" in feedback.value
+
+
+def test_exercise_widget_finds_the_function_in_ipythons_namespace():
+    import ipywidgets as widgets
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from conv1x1.exercises import _core
+
+    shell = InteractiveShell.instance()
+    try:
+        exercise = _function_exercise()
+        box = _core.exercise_widget(exercise, exercise.check)
+        feedback, _ = _parts(box)
+        shell.run_cell("def my_double(a):\n    raise NotImplementedError\n")
+        _find(box, widgets.Button, "Check").click()
+        assert "NotImplementedError" in feedback.value
+        shell.run_cell("def my_double(a):\n    return 2 * a\n")
+        _find(box, widgets.Button, "Check").click()
+        assert "Correct" in feedback.value
+        shell.run_cell("def my_double(a):\n    x = a.reshape(7)\n    return x\n")
+        _find(box, widgets.Button, "Check").click()
+        assert "raised ValueError" in feedback.value
+        assert "line 2 (x = a.reshape(7))" in feedback.value
+    finally:
+        InteractiveShell.clear_instance()

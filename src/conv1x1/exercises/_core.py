@@ -7,13 +7,13 @@ array of the wrong shape or a function that crashes all come back as a
 :class:`Result` whose message says what went wrong. Text is parsed, never
 evaluated.
 
-The widgets (:func:`answer_widget`, :func:`function_widget`) only display
-what a checker returns, so every check can be tested without a browser.
-A chapter builds a checker with :func:`functools.partial` or a small lambda
-and hands it to a widget::
-
-    check = functools.partial(check_number, expected=4160)
-    answer_widget(check, hint="Count the bias too.")
+The widgets only display what a checker returns, so every check can be
+tested without a browser. A chapter does not build them itself: each
+exercise is registered in its chapter's module (see
+:mod:`conv1x1.exercises`) and one line, ``show("label")``, displays it with
+:func:`exercise_widget`. The older :func:`answer_widget`,
+:func:`choice_widget` and :func:`function_widget`, which take a checker
+built in the notebook, are superseded by it.
 
 Introduced in the chapter "The structure of a 1x1 convolution".
 """
@@ -522,7 +522,26 @@ def _feedback_html(result: Result) -> str:
             f"{mark} {html.escape(result.message)}</div>")
 
 
-def _frame(check_callback, controls, *, hint: str, solution: str):
+def _run_check(check_callback) -> Result:
+    """``check_callback()``, or a Result saying why it could not run.
+
+    A widget's click handler must never raise: an exception there is lost
+    in the kernel's log and the learner sees nothing change.
+    """
+    try:
+        result = check_callback()
+    except BaseException as err:  # noqa: B036 -- even SystemExit must not leave a click
+        return Result(False, f"This answer could not be checked ({type(err).__name__}: "
+                             f"{err}). Check its form against the question.")
+    if not isinstance(result, Result):
+        return Result(False, "This answer could not be checked: the checker returned "
+                             f"{type(result).__name__}, not a Result.")
+    return result
+
+
+def _frame(check_callback, controls, *, hint: str):
+    import html
+
     import ipywidgets as widgets
 
     feedback = widgets.HTML(value="")
@@ -532,52 +551,60 @@ def _frame(check_callback, controls, *, hint: str, solution: str):
     buttons = [check_button]
 
     def on_check(_):
-        result = check_callback()
-        feedback.value = _feedback_html(result)
+        feedback.value = ""
+        feedback.value = _feedback_html(_run_check(check_callback))
 
     check_button.on_click(on_check)
     if hint:
         hint_button = widgets.Button(description="Hint", icon="lightbulb-o")
-        hint_button.on_click(lambda _: setattr(extra, "value", f"<i>Hint:</i> {hint}"))
+        hint_button.on_click(lambda _: setattr(extra, "value",
+                                               f"<i>Hint:</i> {html.escape(hint)}"))
         buttons.append(hint_button)
-    if solution:
-        reveal_button = widgets.Button(description="Reveal", icon="eye")
-        reveal_button.on_click(
-            lambda _: setattr(extra, "value", f"<i>Answer:</i> {solution}"))
-        buttons.append(reveal_button)
     box = widgets.VBox([*controls, widgets.HBox(buttons), feedback, extra])
     box.add_class("conv1x1-exercise")
     return box
 
 
 def answer_widget(check: Callable[[str], Result], *, description: str = "Answer:",
-                  placeholder: str = "", hint: str = "", solution: str = ""):
-    """A text field with Check, Hint and Reveal buttons over ``check(text)``."""
+                  placeholder: str = "", hint: str = ""):
+    """A text field with Check and Hint buttons over ``check(text)``.
+
+    Superseded by :func:`conv1x1.exercises.show`, which keeps the checker and
+    the hints out of the notebook; kept while chapters move to it.
+    """
     import ipywidgets as widgets
 
     field = widgets.Text(description=description, placeholder=placeholder,
                          continuous_update=False)
-    return _frame(lambda: check(field.value), [field], hint=hint, solution=solution)
+    return _frame(lambda: check(field.value), [field], hint=hint)
 
 
 def choice_widget(check: Callable[[str], Result], options: Sequence[str], *,
-                  hint: str = "", solution: str = ""):
-    """Radio buttons with Check, Hint and Reveal buttons over ``check(option)``."""
+                  hint: str = ""):
+    """Radio buttons with Check and Hint buttons over ``check(option)``.
+
+    Superseded by :func:`conv1x1.exercises.show`; kept while chapters move to it.
+    """
     import ipywidgets as widgets
 
     radio = widgets.RadioButtons(options=list(options), value=None,
                                  layout=widgets.Layout(width="max-content"))
-    return _frame(lambda: check(radio.value), [radio], hint=hint, solution=solution)
+    return _frame(lambda: check(radio.value), [radio], hint=hint)
 
 
 def function_widget(check: Callable[[Callable], Result], fn: Callable, *,
-                    hint: str = "", solution: str = ""):
-    """A Check button that runs ``check(fn)`` on the learner's function."""
+                    hint: str = ""):
+    """A Check button that runs ``check(fn)`` on the function it was given.
+
+    Superseded by :func:`conv1x1.exercises.show`, which checks the function
+    as it is defined in the notebook when Check is pressed (this one keeps
+    the function it was given); kept while chapters move to it.
+    """
     import ipywidgets as widgets
 
     label = widgets.HTML(value=f"Checking <code>{getattr(fn, '__name__', 'function')}"
                                "</code> on random inputs.")
-    return _frame(lambda: check(fn), [label], hint=hint, solution=solution)
+    return _frame(lambda: check(fn), [label], hint=hint)
 
 
 def _learner_namespace() -> dict:
@@ -595,12 +622,22 @@ def _learner_namespace() -> dict:
     return vars(sys.modules["__main__"])
 
 
+_MISSING = object()
+
+
 def exercise_widget(exercise, check_answer: Callable[[object], Result]):
-    """The widget of one registered exercise: controls, Check and Hint buttons.
+    """The widget of one registered exercise: its controls, Check and Hint buttons.
 
     ``check_answer`` is called with the text typed, the option picked or, for a
     function exercise, the learner's function as it is defined in the notebook
-    at the moment Check is pressed.
+    (IPython's user namespace) at the moment Check is pressed, so a function
+    defined again in a later cell is the one checked.
+
+    Every press of Check replaces the feedback, whatever happens: a checker
+    that raises shows a message instead of the previous verdict, and nothing
+    raises out of the click. Changing the answer clears the verdict. Hint
+    shows the exercise's hints one at a time, gentle first; after the last
+    one the button is disabled.
     """
     import html
 
@@ -610,9 +647,14 @@ def exercise_widget(exercise, check_answer: Callable[[object], Result]):
     hint_box = widgets.HTML(value="")
     check_button = widgets.Button(description="Check", button_style="primary",
                                   icon="check")
+
+    def clear(_change=None):
+        feedback.value = ""
+
     if exercise.widget == "text":
         field = widgets.Text(description="Answer:", placeholder=exercise.placeholder,
                              continuous_update=False)
+        field.observe(clear, names="value")
         controls = [field]
 
         def read():
@@ -620,6 +662,7 @@ def exercise_widget(exercise, check_answer: Callable[[object], Result]):
     elif exercise.widget == "choice":
         radio = widgets.RadioButtons(options=list(exercise.options), value=None,
                                      layout=widgets.Layout(width="max-content"))
+        radio.observe(clear, names="value")
         controls = [radio]
 
         def read():
@@ -630,19 +673,18 @@ def exercise_widget(exercise, check_answer: Callable[[object], Result]):
             value=f"Define <code>{name}</code> in a cell, run it, then press Check.")]
 
         def read():
-            namespace = _learner_namespace()
-            if name not in namespace:
-                return None
-            return namespace[name]
+            return _learner_namespace().get(name, _MISSING)
+
+    def checked() -> Result:
+        answer = read()
+        if answer is _MISSING:
+            return Result(False, f"No function named {exercise.function_name} is "
+                                 "defined yet: run the cell that defines it first.")
+        return check_answer(answer)
 
     def on_check(_):
-        answer = read()
-        if exercise.widget == "function" and answer is None:
-            result = Result(False, f"No function named {exercise.function_name} is "
-                                   "defined yet: run the cell that defines it first.")
-        else:
-            result = check_answer(answer)
-        feedback.value = _feedback_html(result)
+        clear()
+        feedback.value = _feedback_html(_run_check(checked))
 
     check_button.on_click(on_check)
     buttons = [check_button]
@@ -656,6 +698,8 @@ def exercise_widget(exercise, check_answer: Callable[[object], Result]):
             hint_box.value = "".join(
                 f"<div><i>Hint {i + 1} of {len(exercise.hints)}:</i> {html.escape(h)}</div>"
                 for i, h in enumerate(shown))
+            if len(shown) == len(exercise.hints):
+                hint_button.disabled = True
 
         hint_button.on_click(on_hint)
         buttons.append(hint_button)
