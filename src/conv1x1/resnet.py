@@ -29,14 +29,14 @@ from conv1x1 import _checks
 
 __all__ = [
     "RESNET_STAGES",
-    "STAGE_WIDTHS",
     "SHORTCUTS",
+    "STAGE_WIDTHS",
     "STRIDE_AT",
     "basic_block",
     "bottleneck_block",
-    "shortcut_path",
     "resnet",
     "resnet_small",
+    "shortcut_path",
     "stage_output_names",
 ]
 
@@ -494,16 +494,20 @@ def resnet_small(blocks: int = 3, input_shape=(32, 32, 3), classes: int = 10, *,
 
     Introduced in the ResNet chapter.
     """
+    import numbers
+
     import keras
 
     blocks = _checks.integer_at_least(blocks, "blocks", 1,
                                       "The paper uses n = 3, 5, 7, 9 or 18.")
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, (tuple, list)):
+    known = isinstance(widths, (tuple, list)) and all(
+        isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 1
+        for w in widths)
+    if not known or not widths:
         raise ValueError(
-            f"Expected widths to be a sequence of filters per stage, e.g. (16, 32, "
-            f"64); received {widths!r}.")
-    stages = _checks.stage_table([(w, blocks) for w in widths], ("width", "blocks"),
-                                 "widths")
+            "Expected widths to be a non-empty sequence of positive filters per "
+            f"stage, e.g. (16, 32, 64); received {widths!r}.")
+    stages = tuple((int(w), blocks) for w in widths)
     input_shape = _checks.image_input_shape(input_shape,
                                             min_size=2 ** (len(stages) - 1))
     classes = _checks.positive_int(classes, "classes")
