@@ -154,3 +154,56 @@ def test_fit_pointwise_solves_the_normal_equations():
 def test_fit_pointwise_rejects_bad_arguments(x, y, fragment):
     with pytest.raises(ValueError, match=fragment):
         channels.fit_pointwise(x, y)
+
+
+@pytest.mark.parametrize("x, y, fragment", [
+    (np.full((4, 4, 3), np.nan), np.ones((4, 4, 2)), "x to hold finite numbers"),
+    (np.ones((4, 4, 3)), np.full((4, 4, 2), np.inf), "y to hold finite numbers"),
+    (np.ones((0, 3)), np.ones((0, 2)), "at least one pixel"),
+    (np.ones((4, 4, 0)), np.ones((4, 4, 2)), "at least one pixel and one channel"),
+    (np.ones((4, 4, 3)), np.ones((4, 4, 0)), "at least one pixel and one channel"),
+])
+def test_fit_pointwise_refuses_data_it_cannot_fit(x, y, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        channels.fit_pointwise(x, y)
+
+
+def test_fit_pointwise_refuses_a_bias_flag_that_is_not_a_boolean():
+    with pytest.raises(ValueError, match="Expected bias to be True or False; received 'no'"):
+        channels.fit_pointwise(np.ones((4, 3)), np.ones((4, 2)), bias="no")
+
+
+def test_fit_pointwise_warns_when_the_fit_is_not_unique():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 5))              # 2 pixels, 5 channels + a bias: 6 unknowns
+    y = rng.normal(size=(2, 1))
+    with pytest.warns(RuntimeWarning, match=r"only 2 pixel\(s\) for 6 unknowns"):
+        w, b = channels.fit_pointwise(x, y)
+    # Still an exact fit, and the smallest one: numpy's pseudo-inverse solution.
+    np.testing.assert_allclose(x @ w + b, y, atol=1e-10)
+    rows = np.hstack([x, np.ones((2, 1))])
+    np.testing.assert_allclose(np.vstack([w, b]), np.linalg.pinv(rows) @ y, atol=1e-10)
+    # Enough pixels but a channel that repeats another: not unique either.
+    x = rng.normal(size=(50, 3))
+    x[:, 2] = 2 * x[:, 0]
+    with pytest.warns(RuntimeWarning, match="linear combinations"):
+        channels.fit_pointwise(x, rng.normal(size=(50, 2)), bias=False)
+
+
+def test_fit_pointwise_does_not_warn_when_the_fit_is_unique():
+    import warnings
+
+    rng = np.random.default_rng(8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        channels.fit_pointwise(rng.normal(size=(6, 5)), rng.normal(size=(6, 1)))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: channels.fixed_pointwise(np.array([[1.0, np.nan]])),
+    lambda: channels.fixed_pointwise(np.ones((2, 2)), [0.0, np.inf]),
+    lambda: channels.random_features(np.full((4, 4, 3), np.nan), 2),
+])
+def test_fixed_and_random_features_refuse_nan_and_infinity(call):
+    with pytest.raises(ValueError, match="to hold finite numbers"):
+        call()

@@ -43,6 +43,107 @@ def test_conv_layer_matches_formulas_and_count_params(hw, channels, kernel, stri
     assert record.kind == expected_kind
 
 
+@pytest.mark.parametrize("shape, strides, padding", [
+    ((5, 5, 3), 5, "same"),             # stride as large as the map
+    ((3, 4, 3), (3, 4), "valid"),       # one stride per axis, no padding
+    ((9, 2, 3), (9, 2), "same"),
+])
+def test_pointwise_conv_reducing_a_large_map_to_one_pixel_is_pointwise(shape, strides, padding):
+    # The output is 1x1 but the input is not: the layer subsamples a map, it is
+    # not a fully connected layer on a vector.
+    model = single(shape, keras.layers.Conv2D(4, 1, strides=strides, padding=padding))
+    (record,) = cost.layer_costs(model)
+    assert tuple(model.layers[0].output.shape[1:3]) == (1, 1)
+    assert record.kind == "pointwise"
+    assert record.macs == 1 * 1 * 3 * 4
+
+
+def test_pointwise_conv_on_a_single_pixel_is_dense():
+    (record,) = cost.layer_costs(single((1, 1, 6), keras.layers.Conv2D(5, 1)))
+    assert (record.kind, record.macs) == ("dense", 30)
+
+
+ASYMMETRIC = [
+    ((13, 9), (3, 1), (1, 3), "same"),
+    ((13, 9), (1, 5), (3, 1), "same"),
+    ((13, 9), (2, 3), (2, 3), "valid"),
+    ((10, 17), (5, 2), (3, 2), "valid"),
+    ((10, 17), 1, (1, 4), "valid"),
+    ((10, 17), 3, (4, 1), "same"),
+]
+
+
+@pytest.mark.parametrize("hw, kernel, strides, padding", ASYMMETRIC)
+def test_asymmetric_kernels_and_strides(hw, kernel, strides, padding):
+    (h, w), c_in, c_out = hw, 3, 5
+    k_h, k_w = (kernel, kernel) if isinstance(kernel, int) else kernel
+    model = single((h, w, c_in), keras.layers.Conv2D(c_out, kernel, strides=strides,
+                                                     padding=padding))
+    out_h, out_w = model.layers[0].output.shape[1:3]     # Keras's own shape
+    expected = out_h * out_w * k_h * k_w * c_in * c_out
+    assert cost.conv_macs(h, w, c_in, c_out, kernel, strides, padding=padding) == expected
+    assert cost.layer_costs(model)[0].macs == expected
+    # Each axis uses its own stride and kernel: the transposed problem costs the same.
+    assert cost.conv_macs(w, h, c_in, c_out, (k_w, k_h), strides[::-1],
+                          padding=padding) == expected
+
+
+@pytest.mark.parametrize("bias", ["no", "False", 0, 1, None, 1.0])
+def test_conv_params_refuses_a_bias_flag_that_is_not_a_boolean(bias):
+    with pytest.raises(ValueError, match=r"Expected bias to be True or False; received"):
+        cost.conv_params(4, 4, bias=bias)
+
+
+def test_einsum_dense_counts_like_the_dense_layer_it_generalises():
+    dense = single((5, 8), keras.layers.Dense(3, use_bias=False))
+    for equation, out in [("abc,cd->abd", (5, 3)), ("...c,cd->...d", (3,))]:
+        einsum = single((5, 8), keras.layers.EinsumDense(equation, output_shape=out))
+        (record,) = cost.layer_costs(einsum)
+        # Independent reference: Dense applies the same (8, 3) matrix at every step.
+        assert record.kind == "dense"
+        assert record.macs == cost.layer_costs(dense)[0].macs == 5 * 8 * 3
+        assert record.params == einsum.count_params() == 24
+    # A contraction over two axes: every index is looped over once.
+    einsum = single((4, 6, 2), keras.layers.EinsumDense("abcd,cde->abe", output_shape=(4, 7)))
+    (record,) = cost.layer_costs(einsum)
+    assert record.macs == 4 * 6 * 2 * 7 and record.weights == 6 * 2 * 7
+
+
+def test_time_distributed_costs_its_layer_once_per_step():
+    steps = 5
+    (record,) = cost.layer_costs(single((steps, 8), keras.layers.TimeDistributed(
+        keras.layers.Dense(3, name="proj"), name="td")))
+    assert record.name == "td/proj"
+    assert (record.kind, record.macs, record.params) == ("dense", steps * 8 * 3, 27)
+    model = single((steps, 9, 9, 2), keras.layers.TimeDistributed(
+        keras.layers.Conv2D(4, 3, strides=2)))
+    (record,) = cost.layer_costs(model)
+    assert record.kind == "conv" and record.params == model.count_params()
+    assert record.macs == steps * cost.conv_macs(9, 9, 2, 4, 3, 2, padding="valid")
+
+
+def test_time_distributed_needs_a_known_number_of_steps():
+    model = single((None, 8), keras.layers.TimeDistributed(keras.layers.Dense(3)))
+    with pytest.raises(ValueError, match="time steps is unknown"):
+        cost.layer_costs(model)
+
+
+def _attention_model():
+    inputs = keras.Input((6, 8))
+    return keras.Model(inputs, keras.layers.MultiHeadAttention(2, 4, name="mha")(inputs, inputs))
+
+
+@pytest.mark.parametrize("build, words", [
+    (_attention_model, "'mha', a MultiHeadAttention"),
+    (lambda: single((6, 8), keras.layers.LSTM(3, name="memory")), "'memory', a LSTM"),
+    (lambda: single((6, 8), keras.layers.GRU(3, name="gates")), "'gates', a GRU"),
+])
+def test_layers_that_are_not_counted_are_refused_by_name(build, words):
+    with pytest.raises(ValueError, match="cannot count the multiply-accumulates") as info:
+        cost.layer_costs(build())
+    assert words in str(info.value)
+
+
 @pytest.mark.parametrize("groups", [1, 2, 4])
 def test_grouped_convolution(groups):
     model = single((10, 10, 8), keras.layers.Conv2D(16, 3, padding="same", groups=groups))

@@ -101,3 +101,34 @@ def test_png_helpers_encode_what_they_are_given():
     colour[0, 0] = (1.0, 0.0, 0.0)
     rgb = np.asarray(Image.open(io.BytesIO(plots.image_png(colour))).convert("RGB"))
     assert rgb[0, 0].tolist() == [255, 0, 0] and rgb[1, 1].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("seed, shown", [("abc", "'abc'"), (1.5, "1.5"), (-1, "-1"),
+                                         (True, "True"), (None, "None")])
+def test_synthetic_shapes_refuses_seeds_that_are_not_whole_numbers(seed, shown):
+    with pytest.raises(ValueError) as info:
+        data.synthetic_shapes(4, size=8, seed=seed)
+    assert str(info.value).startswith(
+        f"Expected seed to be an integer >= 0; received {shown}.")
+
+
+@pytest.mark.parametrize("noise", [True, float("inf"), float("nan"), "0.1", -0.5])
+def test_synthetic_shapes_refuses_noise_that_is_not_a_finite_number(noise):
+    with pytest.raises(ValueError, match="Expected noise to be a finite number >= 0"):
+        data.synthetic_shapes(4, size=8, noise=noise)
+
+
+def test_synthetic_shapes_accepts_numpy_integers_and_no_noise():
+    x, _ = data.synthetic_shapes(4, size=8, seed=np.int64(2), noise=0)
+    np.testing.assert_array_equal(x, data.synthetic_shapes(4, size=8, seed=2, noise=0.0)[0])
+
+
+@pytest.mark.parametrize("size, words", [((True, 5), "size's height"), ((5, False), "size's width"),
+                                         ((4.0, 5), "size's height"), ((5, "5"), "size's width")])
+def test_sample_photo_refuses_booleans_and_floats_in_a_size_pair(size, words):
+    with pytest.raises(ValueError, match=f"Expected {words} to be a positive integer"):
+        data.sample_photo(size)
+
+
+def test_sample_photo_accepts_numpy_integers():
+    assert data.sample_photo((np.int64(6), 5)).shape == (6, 5, 3)

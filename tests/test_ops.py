@@ -73,3 +73,33 @@ def test_bad_arguments_raise_value_error(fn, x, w, b, words):
     with pytest.raises(ValueError) as info:
         fn(x, w, b)
     assert words in str(info.value)
+
+
+@pytest.mark.parametrize("fn", [ops.pointwise_conv, ops.pointwise_conv_loops])
+@pytest.mark.parametrize("where, value", [("x", np.nan), ("x", np.inf), ("w", -np.inf),
+                                          ("w", np.nan), ("b", np.nan), ("b", np.inf)])
+def test_nan_and_infinity_are_refused_by_name(fn, where, value):
+    args = {"x": np.ones((1, 2, 2, 3)), "w": np.ones((3, 2)), "b": np.ones(2)}
+    args[where] = args[where].copy()
+    args[where].flat[1] = value
+    with pytest.raises(ValueError, match=f"Expected {where} to hold finite numbers; "
+                                         r"received 1 NaN or infinite"):
+        fn(args["x"], args["w"], args["b"])
+
+
+@pytest.mark.parametrize("fn", [ops.pointwise_conv, ops.pointwise_conv_loops])
+@pytest.mark.parametrize("x, w, words", [
+    (np.ones((1, 2, 2, 0)), np.ones((0, 2)), "at least one channel; received shape (1, 2, 2, 0)"),
+    (np.ones((2, 2, 0)), np.ones((0, 3)), "at least one channel"),
+    (np.ones((1, 2, 2, 3)), np.ones((3, 0)), "at least one input and one output channel"),
+    (np.ones((1, 2, 2, 3)), np.ones((1, 1, 3, 0)), "received shape (3, 0)"),
+])
+def test_empty_channel_axes_are_refused(fn, x, w, words):
+    with pytest.raises(ValueError) as info:
+        fn(x, w)
+    assert words in str(info.value)
+
+
+def test_as_matrix_refuses_nan():
+    with pytest.raises(ValueError, match="Expected w to hold finite numbers"):
+        ops.as_matrix(np.full((1, 1, 2, 2), np.nan))

@@ -114,3 +114,16 @@ def test_layer_output_errors():
         training.layer_output(model, "a_1", np.zeros((0, 2, 2, 3)))
     with pytest.raises(ValueError, match="no defined input"):
         training.layer_output(unbuilt, "d", np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 4, 5), (2, 4, 4), (2, 4, 3, 3, 1)])
+def test_layer_output_refuses_inputs_the_model_was_not_built_for(shape):
+    inputs = keras.Input(shape=(4, None, 3))
+    model = keras.Model(inputs, training.pointwise_stack(inputs, [2], prefix="p_"),
+                        name="learner_net")
+    with pytest.raises(ValueError) as info:
+        training.layer_output(model, "p_1", np.zeros(shape, dtype=np.float32))
+    message = str(info.value)
+    assert message.startswith("Model 'learner_net' expects inputs of shape "
+                              "(batch, 4, any, 3); received x of shape")
+    assert str(shape) in message

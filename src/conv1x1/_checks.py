@@ -177,3 +177,35 @@ def feature_map(x, name: str = "x") -> tuple:
             f"{type(x).__name__} of shape {shape}. Start from "
             "keras.Input(shape=(height, width, channels)).")
     return shape
+
+
+# --------------------------------------------------------------------------
+# Generic checks of flags, numbers and arrays.
+
+def boolean(value, name: str) -> bool:
+    """``value`` if it is True or False (a string such as "no" is refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(
+            f"Expected {name} to be True or False; received {value!r}.")
+    return bool(value)
+
+
+def non_negative_number(value, name: str, fix: str = "") -> float:
+    """``value`` as a float if it is a finite real number >= 0 (booleans rejected)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not np.isfinite(float(value)) or not value >= 0):
+        raise ValueError(
+            f"Expected {name} to be a finite number >= 0; received {value!r}. {fix}".rstrip())
+    return float(value)
+
+
+def finite_array(value, name: str) -> np.ndarray:
+    """:func:`float_array` of ``value``, refusing NaN and infinite entries."""
+    array = float_array(value, name)
+    if not np.all(np.isfinite(array)):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(
+            f"Expected {name} to hold finite numbers; received {bad} NaN or infinite "
+            f"value(s) in an array of shape {array.shape}. Replace them first, e.g. "
+            f"with np.nan_to_num({name}).")
+    return array

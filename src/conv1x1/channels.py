@@ -19,10 +19,11 @@ Introduced in the chapter "Dimensionality reduction".
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
-from conv1x1._checks import float_array, positive_int
+from conv1x1._checks import boolean, finite_array, positive_int
 
 __all__ = ["fixed_pointwise", "random_features", "fit_pointwise"]
 
@@ -50,13 +51,14 @@ def fixed_pointwise(matrix, bias=None, *, name: str = "pointwise",
 
     Raises:
         ValueError: if the matrix is not 2-D (or 1x1 4-D), the bias has the
-            wrong shape, or either holds something other than real numbers.
+            wrong shape, or either holds something other than finite real
+            numbers.
 
     Introduced in the chapter "Dimensionality reduction".
     """
     import keras
 
-    matrix = float_array(matrix, "matrix").astype(np.float32)
+    matrix = finite_array(matrix, "matrix").astype(np.float32)
     if matrix.ndim == 4 and matrix.shape[:2] == (1, 1):
         matrix = matrix[0, 0]
     if matrix.ndim != 2 or 0 in matrix.shape:
@@ -68,7 +70,7 @@ def fixed_pointwise(matrix, bias=None, *, name: str = "pointwise",
     c_in, c_out = matrix.shape
     weights = [matrix.reshape(1, 1, c_in, c_out)]
     if bias is not None:
-        bias = float_array(bias, "bias").astype(np.float32)
+        bias = finite_array(bias, "bias").astype(np.float32)
         if bias.shape != (c_out,):
             raise ValueError(
                 f"Expected a bias of shape ({c_out},), one value per output channel "
@@ -106,14 +108,14 @@ def random_features(images, channels: int, *, kernel_size: int = 3, seed: int = 
         ``channels`` channels.
 
     Raises:
-        ValueError: for an input that is not 3-D or 4-D, or a non-positive
-            channel count or kernel size.
+        ValueError: for an input that is not 3-D or 4-D or holds NaN or
+            infinite values, or a non-positive channel count or kernel size.
 
     Introduced in the chapter "Dimensionality reduction".
     """
     import keras
 
-    images = float_array(images, "images").astype(np.float32)
+    images = finite_array(images, "images").astype(np.float32)
     if images.ndim not in (3, 4):
         raise ValueError(
             "Expected images of shape (H, W, C) or (N, H, W, C); received shape "
@@ -147,18 +149,26 @@ def fit_pointwise(x, y, *, bias: bool = True):
         y: target feature map(s), shape (..., C_out), the same leading axes.
         bias: whether to fit a bias (an affine map) or a plain matrix.
 
+    When the pixels do not determine the map (fewer pixels than unknowns
+    per output channel, ``C_in`` or ``C_in + 1`` with a bias, or input
+    channels that are linear combinations of each other) many maps fit
+    equally well; the one with the smallest weights is returned, with a
+    ``RuntimeWarning`` that says so.
+
     Returns:
         ``(W, b)``: the kernel as a (C_in, C_out) matrix and the bias of shape
         (C_out,) (zeros when ``bias=False``).
 
     Raises:
-        ValueError: if the arrays are not numeric, have fewer than 2
-            dimensions, or their leading axes differ.
+        ValueError: if the arrays are not numeric, hold NaN or infinite
+            values, have fewer than 2 dimensions, no pixel or no channel,
+            their leading axes differ, or ``bias`` is not True or False.
 
     Introduced in the chapter "Dimensionality reduction".
     """
-    x = float_array(x, "x").astype(np.float64)
-    y = float_array(y, "y").astype(np.float64)
+    x = finite_array(x, "x").astype(np.float64)
+    y = finite_array(y, "y").astype(np.float64)
+    bias = boolean(bias, "bias")
     if x.ndim < 2 or y.ndim < 2:
         raise ValueError(
             "Expected x and y with a channel axis last and at least one pixel axis, "
@@ -169,11 +179,27 @@ def fit_pointwise(x, y, *, bias: bool = True):
             f"x and y must have the same pixels: x has shape {x.shape} and y has "
             f"shape {y.shape}, which differ before the channel axis."
         )
+    if x.size == 0 or y.size == 0:
+        raise ValueError(
+            "Expected at least one pixel and one channel in x and y; received "
+            f"shapes {x.shape} and {y.shape}. A fit needs data."
+        )
     rows_x = x.reshape(-1, x.shape[-1])
     rows_y = y.reshape(-1, y.shape[-1])
     if bias:
         rows_x = np.hstack([rows_x, np.ones((rows_x.shape[0], 1))])
-    solution, *_ = np.linalg.lstsq(rows_x, rows_y, rcond=None)
+    solution, _, rank, _ = np.linalg.lstsq(rows_x, rows_y, rcond=None)
+    unknowns = rows_x.shape[1]
+    if rank < unknowns:
+        why = (f"only {rows_x.shape[0]} pixel(s) for {unknowns} unknowns per output "
+               "channel" if rows_x.shape[0] < unknowns else
+               "some input channels are linear combinations of the others")
+        warnings.warn(
+            f"fit_pointwise: the 1x1 convolution is not determined by the data "
+            f"({why}; rank {rank} of {unknowns}). Many kernels fit equally well; "
+            "the one with the smallest weights is returned. Use more pixels or "
+            "fewer, independent channels for a unique fit.",
+            RuntimeWarning, stacklevel=2)
     if bias:
         return solution[:-1], solution[-1]
     return solution, np.zeros(rows_y.shape[1])

@@ -23,7 +23,7 @@ import html
 import math
 from dataclasses import dataclass
 
-from conv1x1._checks import positive_int
+from conv1x1._checks import boolean, positive_int
 
 __all__ = [
     "KINDS",
@@ -98,11 +98,17 @@ def conv_params(c_in: int, c_out: int, kernel_size=1, groups: int = 1,
     ``k_h x k_w`` window, plus one bias each:
     ``k_h * k_w * (c_in / groups) * c_out (+ c_out)``. A 1x1 convolution has
     ``c_in * c_out + c_out``.
+
+    Raises:
+        ValueError: for channel counts, kernel sizes or groups that are not
+            positive integers, groups that do not divide both channel
+            counts, or a ``bias`` other than True or False.
     """
     c_in = positive_int(c_in, "c_in")
     c_out = positive_int(c_out, "c_out")
     groups = positive_int(groups, "groups")
     k_h, k_w = _pair(kernel_size, "kernel_size")
+    bias = boolean(bias, "bias")
     _check_groups(c_in, c_out, groups)
     return k_h * k_w * (c_in // groups) * c_out + (c_out if bias else 0)
 
@@ -115,7 +121,14 @@ def conv_macs(height: int, width: int, c_in: int, c_out: int, kernel_size=1,
     position computes ``c_out`` dot products of length
     ``k_h * k_w * c_in / groups``, so the count is
     ``H_out * W_out * k_h * k_w * (c_in / groups) * c_out``; a 1x1 convolution
-    with stride 1 costs ``H * W * c_in * c_out``.
+    with stride 1 costs ``H * W * c_in * c_out``. ``kernel_size`` and
+    ``stride`` are an int or a pair (height, width), as in Keras.
+
+    Raises:
+        ValueError: for sizes, channel counts, kernels, strides or groups
+            that are not positive integers, groups that do not divide both
+            channel counts, an unknown padding, or a "valid" kernel larger
+            than the input.
     """
     height = positive_int(height, "height")
     width = positive_int(width, "width")
@@ -161,7 +174,10 @@ def _spatial(shape) -> int:
     return math.prod(dims)
 
 
-def _io_shapes(layer):
+def _io_shapes(layer, shapes=None):
+    """``(input shape, output shape)`` of a layer called once (or ``shapes``)."""
+    if shapes is not None:
+        return shapes
     try:
         return tuple(layer.input.shape), tuple(layer.output.shape)
     except (AttributeError, ValueError) as err:
@@ -177,7 +193,49 @@ def _kernel_size(layer) -> int:
     return math.prod(layer.kernel_size)
 
 
-def _layer_records(layer, prefix: str) -> list[LayerCost]:
+def _uncounted_types():
+    """Layers that multiply but whose MACs :func:`layer_costs` does not count."""
+    import keras
+
+    names = ("MultiHeadAttention", "GroupQueryAttention", "Attention",
+             "AdditiveAttention", "RNN", "Bidirectional", "Dot")
+    return tuple(getattr(keras.layers, n) for n in names if hasattr(keras.layers, n))
+
+
+def _axis_keys(term: str, rank: int) -> list[str]:
+    """The index of every axis of an einsum operand; "..." axes get keys of their own."""
+    if "..." not in term:
+        return list(term)
+    before, after = term.split("...")
+    return [*before, *(f"...{i}" for i in range(rank - len(before) - len(after))),
+            *after]
+
+
+def _einsum_records(layer, name: str, params: int, shapes=None) -> list[LayerCost]:
+    """An ``EinsumDense``: one MAC for every combination of its equation's indices.
+
+    A contraction such as ``"abc,cd->abd"`` multiplies and accumulates once
+    for every value of every index, so its MACs per sample are the product of
+    the sizes of all indices but the batch axis (the input's first).
+    """
+    in_shape, _ = _io_shapes(layer, shapes)
+    kernel_shape = tuple(layer.kernel.shape)
+    lhs, rhs = layer.equation.split("->")[0].split(",")
+    in_keys = _axis_keys(lhs, len(in_shape))
+    sizes = dict(zip(_axis_keys(rhs, len(kernel_shape)), kernel_shape))
+    sizes.update(zip(in_keys[1:], in_shape[1:]))
+    sizes.pop(in_keys[0], None)
+    if any(d is None for d in sizes.values()):
+        raise ValueError(
+            f"Cannot count MACs for layer {name!r} ({type(layer).__name__}) with "
+            f"input shape {in_shape}: a size other than the batch is unknown. Build "
+            "the model with a fixed input shape."
+        )
+    weights = math.prod(kernel_shape)
+    return [LayerCost(name, "dense", math.prod(sizes.values()), weights, params)]
+
+
+def _layer_records(layer, prefix: str, shapes=None) -> list[LayerCost]:
     import keras
 
     name = prefix + layer.name
@@ -188,10 +246,32 @@ def _layer_records(layer, prefix: str) -> list[LayerCost]:
         return records
     if isinstance(layer, keras.layers.InputLayer):
         return []
+    if isinstance(layer, _uncounted_types()):
+        raise ValueError(
+            f"layer_costs cannot count the multiply-accumulates of layer {name!r}, "
+            f"a {type(layer).__name__}: it counts convolutions, dense and einsum "
+            "layers, and layers without multiplications. Count that layer by hand, "
+            "or pass a model without it."
+        )
+    if isinstance(layer, keras.layers.TimeDistributed):
+        # The wrapped layer runs once per time step, on the shape without time.
+        in_shape, out_shape = _io_shapes(layer)
+        steps = in_shape[1]
+        if steps is None:
+            raise ValueError(
+                f"Cannot count MACs for layer {name!r} (TimeDistributed) with input "
+                f"shape {in_shape}: the number of time steps is unknown. Build the "
+                "model with a fixed input shape."
+            )
+        inner_shapes = ((in_shape[0], *in_shape[2:]), (out_shape[0], *out_shape[2:]))
+        return [LayerCost(r.name, r.kind, r.macs * steps, r.weights, r.params)
+                for r in _layer_records(layer.layer, name + "/", inner_shapes)]
 
     params = layer.count_params()
+    if isinstance(layer, keras.layers.EinsumDense):
+        return _einsum_records(layer, name, params, shapes)
     if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
-        in_shape, out_shape = _io_shapes(layer)
+        in_shape, out_shape = _io_shapes(layer, shapes)
         positions = _spatial(out_shape)
         c_in = in_shape[-1]
         c_mid = c_in * layer.depth_multiplier
@@ -204,19 +284,19 @@ def _layer_records(layer, prefix: str) -> list[LayerCost]:
                       pw_weights, params - dw_weights),
         ]
     if isinstance(layer, (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)):
-        in_shape, out_shape = _io_shapes(layer)
+        in_shape, out_shape = _io_shapes(layer, shapes)
         weights = _kernel_size(layer) * in_shape[-1] * layer.depth_multiplier
         return [LayerCost(name, "depthwise", _spatial(out_shape) * weights,
                           weights, params)]
     transposed = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
                   keras.layers.Conv3DTranspose)
     if isinstance(layer, transposed):
-        in_shape, _ = _io_shapes(layer)
+        in_shape, _ = _io_shapes(layer, shapes)
         weights = _kernel_size(layer) * in_shape[-1] * layer.filters
         # Every input position scatters into a k x k window: MACs follow the input.
         return [LayerCost(name, "conv", _spatial(in_shape) * weights, weights, params)]
     if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)):
-        in_shape, out_shape = _io_shapes(layer)
+        in_shape, out_shape = _io_shapes(layer, shapes)
         weights = _kernel_size(layer) * (in_shape[-1] // layer.groups) * layer.filters
         positions = _spatial(out_shape)
         if _kernel_size(layer) != 1:
@@ -229,7 +309,7 @@ def _layer_records(layer, prefix: str) -> list[LayerCost]:
             kind = "pointwise"
         return [LayerCost(name, kind, positions * weights, weights, params)]
     if isinstance(layer, keras.layers.Dense):
-        in_shape, out_shape = _io_shapes(layer)
+        in_shape, out_shape = _io_shapes(layer, shapes)
         weights = in_shape[-1] * layer.units
         return [LayerCost(name, "dense", _spatial(out_shape) * weights if len(out_shape) > 2
                           else weights, weights, params)]
@@ -248,11 +328,18 @@ def layer_costs(model) -> list[LayerCost]:
 
     A 1x1 convolution applied to a 1x1 spatial map is recorded as
     ``"dense"``: it computes exactly what a fully connected layer computes,
-    and papers count it as one.
+    and papers count it as one. An ``EinsumDense`` is ``"dense"`` too, with
+    one MAC per combination of its equation's indices; a ``TimeDistributed``
+    layer costs its wrapped layer once per time step.
+
+    Layers that multiply activations by each other (attention, recurrent
+    cells, ``Dot``) are refused rather than counted as free.
 
     Raises:
-        ValueError: if ``model`` is not a Keras model, or a layer's shapes
-            are unknown (a model that was never built on an input shape).
+        ValueError: if ``model`` is not a Keras model, a layer's shapes are
+            unknown (a model that was never built on an input shape), or a
+            layer is one whose MACs are not counted (MultiHeadAttention,
+            Attention, recurrent layers, Dot): the message names it.
     """
     import keras
 

@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from conv1x1._checks import integer_at_least
+from conv1x1._checks import integer_at_least, non_negative_number, positive_int
 
 __all__ = ["sample_photo", "synthetic_shapes", "SHAPE_CLASSES"]
 
@@ -34,6 +34,10 @@ def sample_photo(size: int | tuple[int, int] | None = None) -> np.ndarray:
 
     Returns:
         float32 array of shape (H, W, 3) with values in [0, 1].
+
+    Raises:
+        ValueError: for a size that is not None, a positive int or a pair of
+            positive ints (True and False are not sizes).
     """
     from matplotlib import cbook
     from PIL import Image
@@ -43,14 +47,14 @@ def sample_photo(size: int | tuple[int, int] | None = None) -> np.ndarray:
         image.load()
     if size is not None:
         if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-            size = (int(size), int(size))
-        if (not isinstance(size, (tuple, list)) or len(size) != 2
-                or not all(isinstance(s, numbers.Integral) and s > 0 for s in size)):
+            size = (size, size)
+        if not isinstance(size, (tuple, list)) or len(size) != 2:
             raise ValueError(
                 "Expected size to be None, a positive int or a pair (height, width) "
                 f"of positive ints; received {size!r}."
             )
-        height, width = size
+        height = positive_int(size[0], "size's height")
+        width = positive_int(size[1], "size's width")
         image = image.resize((int(width), int(height)), Image.BILINEAR)
     return np.asarray(image, dtype=np.float32) / 255.0
 
@@ -86,17 +90,24 @@ def synthetic_shapes(n: int, size: int = 32, seed: int = 0,
         n: number of images (classes are balanced, n // 4 each, the first
             n % 4 classes get one more).
         size: height and width in pixels (at least 8).
-        seed: seed of the random generator; the same seed gives the same set.
-        noise: standard deviation of the added Gaussian noise.
+        seed: seed of the random generator, an integer >= 0; the same seed
+            gives the same set.
+        noise: standard deviation of the added Gaussian noise, a finite
+            number >= 0.
 
     Returns:
         ``(images, labels)``: float32 (n, size, size, 3) in [0, 1] and int64
         (n,) labels in 0..3, shuffled.
+
+    Raises:
+        ValueError: for ``n`` < 1, ``size`` < 8, a seed that is not an
+            integer >= 0, or a noise level that is not a finite number >= 0.
     """
     n = integer_at_least(n, "n", 1)
     size = integer_at_least(size, "size", 8)
-    if not (isinstance(noise, numbers.Real) and noise >= 0):
-        raise ValueError(f"Expected noise to be a number >= 0; received {noise!r}.")
+    seed = integer_at_least(seed, "seed", 0, "Pass a whole number such as 0 or 42.")
+    noise = non_negative_number(noise, "noise",
+                                "It is the standard deviation of the noise, e.g. 0.1.")
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(SHAPE_CLASSES))
     images = np.empty((n, size, size, 3), dtype=np.float32)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conv1x1._checks import float_array
+from conv1x1._checks import finite_array
 
 __all__ = ["pointwise_conv", "pointwise_conv_loops", "as_matrix"]
 
@@ -28,9 +28,10 @@ def as_matrix(w) -> np.ndarray:
     (1, 1, C_in, C_out).
 
     Raises:
-        ValueError: if ``w`` has another rank or a spatial size other than 1x1.
+        ValueError: if ``w`` has another rank, a spatial size other than 1x1,
+            no input or output channel, or NaN or infinite entries.
     """
-    w = float_array(w, "w")
+    w = finite_array(w, "w")
     if w.ndim == 4:
         if w.shape[:2] != (1, 1):
             raise ValueError(
@@ -39,8 +40,13 @@ def as_matrix(w) -> np.ndarray:
                 "convolution has no spatial extent: use a general convolution for "
                 "larger kernels."
             )
-        return w[0, 0]
+        w = w[0, 0]
     if w.ndim == 2:
+        if 0 in w.shape:
+            raise ValueError(
+                f"Expected a kernel with at least one input and one output channel; "
+                f"received shape {w.shape}."
+            )
         return w
     raise ValueError(
         "Expected w with 2 dimensions (C_in, C_out) or 4 dimensions "
@@ -49,12 +55,17 @@ def as_matrix(w) -> np.ndarray:
 
 
 def _validate(x, w, b):
-    x = float_array(x, "x")
+    x = finite_array(x, "x")
     if x.ndim not in (3, 4):
         raise ValueError(
             "Expected x with 4 dimensions (N, H, W, C_in) or 3 dimensions "
             f"(H, W, C_in); received shape {x.shape}. Add or remove a batch axis, "
             "e.g. x[None] for a single image."
+        )
+    if x.shape[-1] == 0:
+        raise ValueError(
+            f"Expected x with at least one channel; received shape {x.shape}, whose "
+            "last (channel) axis is empty."
         )
     w = as_matrix(w)
     if x.shape[-1] != w.shape[0]:
@@ -64,7 +75,7 @@ def _validate(x, w, b):
             "The kernel's first axis must equal the number of input channels."
         )
     if b is not None:
-        b = float_array(b, "b")
+        b = finite_array(b, "b")
         if b.shape != (w.shape[1],):
             raise ValueError(
                 f"Expected a bias of shape ({w.shape[1]},), one value per output "
@@ -90,8 +101,10 @@ def pointwise_conv(x, w, b=None) -> np.ndarray:
         Array of shape (..., H, W, C_out), the same leading axes as ``x``.
 
     Raises:
-        ValueError: on a wrong rank, a channel mismatch, a kernel that is not
-            1x1, a bias of the wrong length or non-numeric data.
+        ValueError: on a wrong rank, a channel mismatch, an empty channel
+            axis, a kernel that is not 1x1, a bias of the wrong length,
+            non-numeric data or NaN and infinite values (which a matrix
+            product would spread silently to every output channel).
     """
     x, w, b = _validate(x, w, b)
     y = x @ w

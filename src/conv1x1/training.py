@@ -125,8 +125,9 @@ def layer_output(model, layer_name: str, x, *, batch_size: int = 64) -> np.ndarr
 
     Raises:
         ValueError: if ``model`` is not a built Keras model, has no layer
-            called ``layer_name``, ``x`` holds no inputs or ``batch_size`` is
-            not a positive int.
+            called ``layer_name``, ``x`` holds no inputs or inputs of
+            another shape than the model's (a wrong channel count, say), or
+            ``batch_size`` is not a positive int.
 
     Introduced in the chapter "Depth: stacking 1x1 convolutions".
     """
@@ -159,6 +160,17 @@ def layer_output(model, layer_name: str, x, *, batch_size: int = 64) -> np.ndarr
         raise ValueError(
             f"Expected a batch of at least one input; received shape {x.shape}. "
             "Add a batch axis, e.g. x[None] for a single image."
+        )
+    expected = tuple(probe.inputs[0].shape) if len(probe.inputs) == 1 else None
+    if expected is not None and (
+            x.ndim != len(expected)
+            or any(e is not None and e != d for e, d in zip(expected[1:], x.shape[1:]))):
+        wanted = "(batch, " + ", ".join("any" if e is None else str(e)
+                                        for e in expected[1:]) + ")"
+        raise ValueError(
+            f"Model {model.name!r} expects inputs of shape {wanted}; received x of "
+            f"shape {x.shape}. Pass a batch of inputs like the ones the model was "
+            "built for (same number of channels last)."
         )
     # Plain calls rather than predict(): a probe is often built once and run
     # once, and predict() would compile a new function for every probe.
