@@ -7,8 +7,15 @@ A learner should not meet a red block of them in the first cell of every
 chapter. :func:`quiet_tensorflow` imports TensorFlow with standard error
 pointed at the null device for the duration of the import only, and sets
 ``TF_CPP_MIN_LOG_LEVEL`` to 3 so that later C++ messages below an error (such
-as "failed call to cuInit" on a machine without a GPU) are not printed.
-Python warnings and exceptions are untouched.
+as "failed call to cuInit" on a machine without a GPU) are not printed;
+a value the learner has set already is kept. Exceptions are untouched. In
+a Jupyter kernel ``sys.stderr`` is not descriptor 2, so Python warnings
+raised during the import still show there; in a plain Python process they
+are hidden with the rest of the import's output.
+
+Checked in a Jupyter kernel by ``tests/test_environment.py``: the first
+cell of a chapter shows no output, and later messages to standard error
+still appear.
 
 Importing this module changes nothing; calling the function does.
 
