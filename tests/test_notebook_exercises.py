@@ -1,0 +1,347 @@
+"""The exercises of every chapter follow the course's design.
+
+For each ``{exercise}`` block of a notebook in ``book/``:
+
+* its label is registered in :mod:`conv1x1.exercises`, in the module named
+  after the notebook, and every registered exercise appears in exactly one
+  notebook, its own;
+* the code cell right after it is exactly ``show("<label>")``, tagged
+  ``remove-input``, so no expected value, reference or hint is in sight (a
+  ``function`` exercise may first have a stub cell that defines the function
+  and checks nothing);
+* a ``{solution-start} <label>`` ... ``{solution-end}`` block follows, folded
+  in the HTML book, with a code cell that runs ``check("<label>", ...)``, and
+  every code cell in it opens collapsed in JupyterLab (source and output);
+* no code cell outside a solution calls a checker or builds a widget by hand;
+* a chapter has three exercises or more, at most half of them arithmetic.
+"""
+
+import importlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conv1x1.exercises import all_exercises
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
+
+#: Chapters allowed fewer than three exercises, with the reason. Every name
+#: must be a notebook in book/ (checked below).
+FEWER_EXERCISES: dict[str, str] = {}
+
+EXERCISE = re.compile(r"^(`{3,}|:{3,})\{exercise\}[^\n]*\n(?:[ \t]*\n)*((?::[\w-]+:[^\n]*\n)*)",
+                      re.M)
+LABEL = re.compile(r"^:label:\s*(\S+)\s*$", re.M)
+SOLUTION_START = re.compile(r"\{solution-start\}[ \t]+(\S+)")
+SOLUTION_END = re.compile(r"\{solution-end\}")
+CHECK_CALL = re.compile(r"(?<![\w.])check\s*\(")
+#: The checkers and widget builders a chapter must not call in sight: they need
+#: the expected answer as an argument.
+BY_HAND = re.compile(r"\b(check_number|check_shape|check_choice|check_array|check_function|"
+                     r"answer_widget|choice_widget|function_widget|exercise_widget)\b")
+
+
+def source(cell):
+    text = cell["source"]
+    return text if isinstance(text, str) else "".join(text)
+
+
+@dataclass
+class Found:
+    """One exercise as it appears in a notebook."""
+
+    label: str
+    index: int                       # the cell of the {exercise} block
+    following: list = field(default_factory=list)   # (index, cell) up to the show cell
+    solution: list = field(default_factory=list)    # code cells inside its solution
+    solution_start: int | None = None
+    solution_markdown: str = ""
+
+
+def read(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def exercises_in(path):
+    """The exercises of a notebook and the problems found while reading it."""
+    cells = read(path)
+    found, problems = {}, []
+    inside = None          # the label whose solution block we are in
+    for index, cell in enumerate(cells):
+        text = source(cell)
+        if cell["cell_type"] == "markdown":
+            for match in EXERCISE.finditer(text):
+                labels = LABEL.findall(match.group(2))
+                if len(labels) != 1:
+                    problems.append(f"cell {index}: an exercise block without one :label:")
+                    continue
+                label = labels[0]
+                if label in found:
+                    problems.append(f"cell {index}: exercise {label} appears twice")
+                found[label] = Found(label, index)
+            starts = SOLUTION_START.findall(text)
+            ends = SOLUTION_END.findall(text)
+            for label in starts:
+                if inside is not None:
+                    problems.append(f"cell {index}: solution of {label} starts inside the "
+                                    f"solution of {inside}")
+                if label not in found:
+                    problems.append(f"cell {index}: solution of {label} comes before (or "
+                                    "without) its exercise")
+                    inside = label
+                    continue
+                if found[label].solution_start is not None:
+                    problems.append(f"cell {index}: a second solution of {label}")
+                found[label].solution_start = index
+                found[label].solution_markdown = text
+                inside = label
+            if ends:
+                if inside is None:
+                    problems.append(f"cell {index}: solution-end without a solution-start")
+                inside = None
+        elif inside is not None and inside in found:
+            found[inside].solution.append((index, cell))
+        elif cell["cell_type"] == "code":
+            if CHECK_CALL.search(text):
+                problems.append(f"cell {index}: check(...) outside a solution shows the "
+                                "answer: move it into the solution block")
+            if BY_HAND.search(text):
+                problems.append(f"cell {index}: a checker or widget built in the notebook "
+                                f"({BY_HAND.search(text).group(1)}) puts the answer in "
+                                "sight: register the exercise in conv1x1.exercises and "
+                                "use show(label)")
+    if inside is not None:
+        problems.append(f"the solution of {inside} has no solution-end")
+    for item in found.values():
+        item.following = [(i, cells[i]) for i in range(item.index + 1,
+                                                        min(item.index + 3, len(cells)))]
+    return found, problems
+
+
+CHAPTERS = {path.stem: exercises_in(path) for path in NOTEBOOKS}
+REGISTERED = all_exercises()
+
+
+def chapter_labels(stem):
+    module = importlib.import_module(f"conv1x1.exercises.{stem}")
+    return [exercise.label for exercise in getattr(module, "EXERCISES", ())]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_exercise_markup_is_well_formed(path):
+    _, problems = CHAPTERS[path.stem]
+    assert problems == [], f"{path.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_is_registered_in_its_chapters_module(path):
+    found, _ = CHAPTERS[path.stem]
+    prefix = path.stem.replace("_", "-") + "-ex-"
+    for label in found:
+        assert label.startswith(prefix), f"{path.name}: {label} should start with {prefix}"
+        assert label in REGISTERED, f"{path.name}: {label} is not in conv1x1.exercises"
+    assert (ROOT / "src" / "conv1x1" / "exercises" / f"{path.stem}.py").exists(), (
+        f"{path.name} has no module src/conv1x1/exercises/{path.stem}.py")
+    assert sorted(found) == sorted(chapter_labels(path.stem)), (
+        f"{path.name}: the notebook's exercises and conv1x1.exercises.{path.stem}'s differ")
+
+
+def test_every_registered_exercise_appears_in_exactly_one_notebook():
+    where = {}
+    for stem, (found, _) in CHAPTERS.items():
+        for label in found:
+            where.setdefault(label, []).append(stem)
+    for label in REGISTERED:
+        assert len(where.get(label, [])) == 1, f"{label} appears in {where.get(label, [])}"
+
+
+def show_cell_problems(name, found, registered):
+    """What is wrong with the cells right under each exercise."""
+    problems = []
+    for label, item in found.items():
+        exercise = registered.get(label)
+        cells = list(item.following)
+        if not cells:
+            problems.append(f"{name}: nothing after exercise {label}")
+            continue
+        index, cell = cells[0]
+        if (exercise is not None and exercise.widget == "function"
+                and cell["cell_type"] == "code"
+                and source(cell).strip() != f'show("{label}")'):
+            stub = source(cell)
+            if not re.search(rf"^def {exercise.function_name}\(", stub, re.M):
+                problems.append(f"{name} cell {index}: the stub under {label} should "
+                                f"define {exercise.function_name}")
+            if CHECK_CALL.search(stub) or "show(" in stub:
+                problems.append(f"{name} cell {index}: the stub under {label} must not "
+                                "check anything")
+            if len(cells) < 2:
+                problems.append(f"{name}: no show cell after the stub of {label}")
+                continue
+            index, cell = cells[1]
+        if cell["cell_type"] != "code" or source(cell).strip() != f'show("{label}")':
+            problems.append(f"{name} cell {index}: the cell under exercise {label} must be "
+                            f'the one line show("{label}"); it is:\n{source(cell)[:300]}')
+        elif "remove-input" not in cell.get("metadata", {}).get("tags", []):
+            problems.append(f"{name} cell {index}: the show cell of {label} needs the tag "
+                            "remove-input")
+    return problems
+
+
+def solution_problems(name, found):
+    """What is wrong with each exercise's worked solution."""
+    problems = []
+    for label, item in found.items():
+        if item.solution_start is None:
+            problems.append(f"{name}: {label} has no solution block")
+            continue
+        if ":class: dropdown" not in item.solution_markdown:
+            problems.append(f"{name}: the solution of {label} should be a dropdown "
+                            "(:class: dropdown) in the HTML book")
+        runs = rf"(?<![\w.])check\(\s*[\"']{re.escape(label)}[\"']"
+        if not any(cell["cell_type"] == "code" and re.search(runs, source(cell))
+                   for _, cell in item.solution):
+            problems.append(f'{name}: the solution of {label} never runs '
+                            f'check("{label}", ...)')
+        for index, cell in item.solution:
+            if cell["cell_type"] != "code":
+                continue
+            jupyter = cell.get("metadata", {}).get("jupyter", {})
+            for key in ("source_hidden", "outputs_hidden"):
+                if jupyter.get(key) is not True:
+                    problems.append(f"{name} cell {index} (solution of {label}): set "
+                                    f"metadata jupyter.{key} to true")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_cell_under_an_exercise_only_shows_its_widget(path):
+    found, _ = CHAPTERS[path.stem]
+    assert found, f"{path.name} has no exercises"
+    problems = show_cell_problems(path.name, found, REGISTERED)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_a_folded_solution_that_runs_its_checker(path):
+    found, _ = CHAPTERS[path.stem]
+    problems = solution_problems(path.name, found)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_chapter_has_three_exercises_at_most_half_arithmetic(path):
+    found, _ = CHAPTERS[path.stem]
+    kinds = [REGISTERED[label].kind for label in found if label in REGISTERED]
+    if path.stem not in FEWER_EXERCISES:
+        assert len(found) >= 3, f"{path.name} has {len(found)} exercises"
+    assert 2 * kinds.count("arithmetic") <= len(kinds), (
+        f"{path.name}: {kinds.count('arithmetic')} of {len(kinds)} exercises are arithmetic")
+
+
+def test_exemptions_name_chapters_that_exist():
+    stems = {path.stem for path in NOTEBOOKS}
+    assert set(FEWER_EXERCISES) <= stems, sorted(set(FEWER_EXERCISES) - stems)
+
+
+def _markdown(text):
+    return {"cell_type": "markdown", "metadata": {}, "source": text}
+
+
+def _code(text, **metadata):
+    return {"cell_type": "code", "metadata": metadata, "source": text, "outputs": [],
+            "execution_count": None}
+
+
+HIDDEN = {"source_hidden": True, "outputs_hidden": True}
+
+
+def _demo(tmp_path, cells):
+    path = tmp_path / "demo.ipynb"
+    path.write_text(json.dumps({"cells": cells}))
+    return exercises_in(path)
+
+
+def _fake_registry():
+    from conv1x1.exercises import Exercise, Result
+
+    def never(answer):
+        return Result(False, "")
+
+    return {"demo-ex-a": Exercise("demo-ex-a", "arithmetic", never),
+            "demo-ex-f": Exercise("demo-ex-f", "design", never, widget="function",
+                                  function_name="my_block")}
+
+
+def test_a_chapter_that_follows_the_design_passes(tmp_path):
+    found, problems = _demo(tmp_path, [
+        _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
+        _code('show("demo-ex-a")', tags=["remove-input"]),
+        _markdown("````{solution-start} demo-ex-a\n:class: dropdown\n````"),
+        _markdown("Explanation with the number 3."),
+        _code('result = check("demo-ex-a", 3)\nassert result.correct', jupyter=HIDDEN),
+        _markdown("````{solution-end}\n````"),
+        _markdown(":::{exercise}\n:label: demo-ex-f\n:nonumber:\n\nWrite my_block.\n:::"),
+        _code("def my_block(x):\n    # your code here\n    raise NotImplementedError"),
+        _code('show("demo-ex-f")', tags=["remove-input"]),
+        _markdown("````{solution-start} demo-ex-f\n:class: dropdown\n````"),
+        _code("def my_block(x):\n    return x", jupyter=HIDDEN),
+        _code('check("demo-ex-f", my_block)', jupyter=HIDDEN),
+        _markdown("````{solution-end}\n````"),
+    ])
+    assert problems == []
+    assert sorted(found) == ["demo-ex-a", "demo-ex-f"]
+    assert [i for i, _ in found["demo-ex-f"].solution] == [10, 11]
+    assert show_cell_problems("demo", found, _fake_registry()) == []
+    assert solution_problems("demo", found) == []
+
+
+def test_the_checks_catch_an_answer_in_sight_and_open_solutions(tmp_path):
+    found, problems = _demo(tmp_path, [
+        _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
+        _code('show("demo-ex-a")'),                                     # no remove-input
+        _markdown("````{solution-start} demo-ex-a\n````"),              # no dropdown
+        _code('print(check("demo-ex-a", 3).message)',
+              jupyter={"source_hidden": True}),                          # output open
+        _code("print(3)"),                                               # source open
+        _markdown("````{solution-end}\n````"),
+        _code("check_a = partial(exercises.check_number, expected=3)"),  # by hand
+        _markdown("```{exercise}\n:label: demo-ex-f\n\nWrite my_block.\n```"),
+        _code("def my_block(x):\n    return check('demo-ex-f', x)"),    # stub checks
+        _code('show("demo-ex-f")\nhint = "use 3"', tags=["remove-input"]),
+        _code('print(check("demo-ex-f", my_block))'),                    # check in sight
+        _markdown("````{solution-start} demo-ex-f\n:class: dropdown\n````"),
+        _code("print(1)", jupyter=HIDDEN),                               # never checks
+    ])
+    assert any("check_number" in p for p in problems)
+    assert any("cell 10: check(...) outside a solution" in p for p in problems)
+    assert any("demo-ex-f has no solution-end" in p for p in problems)
+    shown = "\n".join(show_cell_problems("demo", found, _fake_registry()))
+    assert "show cell of demo-ex-a needs the tag remove-input" in shown
+    assert "stub under demo-ex-f must not check" in shown
+    assert 'cell 9: the cell under exercise demo-ex-f must be the one line' in shown
+    solved = "\n".join(solution_problems("demo", found))
+    assert "solution of demo-ex-a should be a dropdown" in solved
+    assert "cell 3 (solution of demo-ex-a): set metadata jupyter.outputs_hidden" in solved
+    assert "cell 4 (solution of demo-ex-a): set metadata jupyter.source_hidden" in solved
+    assert 'solution of demo-ex-f never runs check("demo-ex-f", ...)' in solved
+    assert "cell 3 (solution of demo-ex-a): set metadata jupyter.source_hidden" not in solved
+
+
+def test_the_checks_catch_an_expected_value_under_the_exercise(tmp_path):
+    found, _ = _demo(tmp_path, [
+        _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
+        _code('show("demo-ex-a")  # 16,448', tags=["remove-input"]),
+    ])
+    shown = show_cell_problems("demo", found, _fake_registry())
+    assert len(shown) == 1 and "must be the one line" in shown[0]
+    found, _ = _demo(tmp_path, [
+        _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
+        _code("def my_block(x):\n    pass"),          # a stub, but not a function exercise
+        _code('show("demo-ex-a")', tags=["remove-input"]),
+    ])
+    assert "must be the one line" in show_cell_problems("demo", found, _fake_registry())[0]
