@@ -1,8 +1,20 @@
-"""Shared test fixtures.
+"""Shared test fixtures, and two rules for the whole run.
 
 ``built_book`` builds the whole book once per test run, from a clean output
 folder, with warnings as errors; every test that inspects the HTML uses it.
 Under pytest-xdist the workers share one build through a file lock.
+
+No outside network: every test runs under pytest-socket with connections
+allowed only to the loopback interface (127.0.0.1, ::1, localhost) and to
+Unix sockets, so the book's local server, JupyterLab and its kernels work
+and anything else fails with ``SocketConnectBlockedError``. Kernels that
+nbval starts are other processes and talk over ZeroMQ; the rule applies to
+the test process. ``--allow-hosts`` on the command line replaces the list.
+
+Browser tests need Chromium. Without it they FAIL, unless the run asks to
+leave them out: ``SKIP_BROWSER_TESTS=1`` in the environment or
+``--skip-browser-tests`` on the pytest command line; then they are skipped
+with a reason that says so.
 """
 
 import fcntl
@@ -17,6 +29,29 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
+LOOPBACK = "127.0.0.1,::1,localhost"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--skip-browser-tests", action="store_true", default=False,
+                     help="skip the tests that drive Chromium (same as the environment "
+                          "variable SKIP_BROWSER_TESTS=1); without it a missing "
+                          "browser is a failure")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # Before pytest-socket reads its options: loopback only, unless the command
+    # line gave its own list.
+    if hasattr(config.option, "allow_hosts") and not config.option.allow_hosts:
+        config.option.allow_hosts = LOOPBACK
+        config.option.allow_unix_socket = True
+
+
+def browser_tests_skipped(config) -> bool:
+    """Whether this run asked to leave the browser tests out."""
+    flag = os.environ.get("SKIP_BROWSER_TESTS", "").strip().lower()
+    return config.getoption("--skip-browser-tests") or flag in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
@@ -72,17 +107,33 @@ def find_chromium():
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium_executable():
+def require_chromium(config):
+    """Chromium's path; skips on request, fails when it is missing."""
+    if browser_tests_skipped(config):
+        pytest.skip("browser tests skipped on request (SKIP_BROWSER_TESTS=1 or "
+                    "--skip-browser-tests)")
     path = find_chromium()
-    if path is None:
-        message = ("Browser tests need Chromium, which was not found. Install it "
-                   "(Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM to "
-                   "a Chrome or Chromium executable.")
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    if path is None or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"Browser tests need Chromium, which was not found"
+            f"{'' if path is None else f' at CHROMIUM={path!r}'}. Install it "
+            "(Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM to a "
+            "Chrome or Chromium executable; to run without the browser tests, set "
+            "SKIP_BROWSER_TESTS=1 or pass --skip-browser-tests.", pytrace=False)
     return path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Decide before any fixture runs, so that a browser test does not first
+    # build the book only to be skipped or to fail for want of a browser.
+    if "chromium_executable" in getattr(item, "fixturenames", ()):
+        require_chromium(item.config)
+
+
+@pytest.fixture(scope="session")
+def chromium_executable(pytestconfig):
+    return require_chromium(pytestconfig)
 
 
 @pytest.fixture(scope="module")

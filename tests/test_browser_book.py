@@ -4,8 +4,14 @@ For every page: nothing is requested from another host, no JavaScript error,
 math is typeset, every saved widget is rendered, solution dropdowns open, text
 stays readable in dark mode, and a full-page screenshot is saved under
 ``_build/screenshots/`` for a person to review.
+
+How many widgets and solution dropdowns a page must show is counted in its
+notebook's source (one widget per ``show(...)`` cell, one dropdown per
+``{solution-start}`` block), so a build that stopped embedding widget state,
+or lost its solutions, fails instead of having nothing to check.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -46,6 +52,54 @@ def open_page(context, origin, name):
     return guarded
 
 
+SHOW_CALL = re.compile(r"^show\(", re.M)
+SOLUTION_START = re.compile(r"\{solution-start\}")
+
+
+def page_minimums(name):
+    """(widget views, solution dropdowns) the page ``name`` must show at least.
+
+    Counted in the notebook the page is built from: every code cell that
+    calls ``show(...)`` displays one widget, every ``{solution-start}`` block
+    becomes one dropdown. Pages built from Markdown, and generated pages,
+    have no minimum.
+    """
+    path = ROOT / f"{name}.ipynb"
+    if not path.exists():
+        return 0, 0
+    cells = json.loads(path.read_text())["cells"]
+    widgets = sum(1 for c in cells if c["cell_type"] == "code"
+                  and SHOW_CALL.search("".join(c["source"])))
+    solutions = sum(len(SOLUTION_START.findall("".join(c["source"])))
+                    for c in cells if c["cell_type"] == "markdown")
+    return widgets, solutions
+
+
+def test_page_minimums_follow_the_exercises():
+    """Without a browser: the minimums are not vacuous.
+
+    Every chapter has one dropdown per exercise; a chapter whose exercises
+    use ``show(label)`` has one widget per exercise too.
+    """
+    chapters = [name for name in PAGES if (ROOT / f"{name}.ipynb").exists()]
+    assert chapters, "no chapter notebooks among the pages"
+    widgets_seen = 0
+    for name in chapters:
+        cells = json.loads((ROOT / f"{name}.ipynb").read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        exercises = len(re.findall(r"```\{exercise\}", text))
+        shown = [re.search(r'^show\("([^"]+)"\)$', "".join(c["source"]).strip())
+                 for c in cells if c["cell_type"] == "code" and "show(" in "".join(c["source"])]
+        shown = [m for m in shown if m]
+        widgets, solutions = page_minimums(name)
+        assert solutions == exercises, name
+        assert widgets >= len(shown), name
+        if shown:
+            assert widgets == exercises, f"{name}: {widgets} show() cells, {exercises} exercises"
+        widgets_seen += widgets
+    assert widgets_seen >= 3, "no chapter shows an exercise widget"
+
+
 def real_errors(errors):
     return [e for e in errors if not any(p.search(e) for p in HARMLESS)]
 
@@ -78,10 +132,16 @@ def test_page_works_offline(served_book, context, name):
     untypeset = page.evaluate("""() => Array.from(document.querySelectorAll('.math'))
         .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60))""")
     assert untypeset == [], f"math left untypeset: {untypeset}"
-    assert "\\(" not in page.inner_text("main") if page.query_selector("main") else True
+    assert page.query_selector("main") is not None, f"{name} has no <main> element"
+    assert "\\(" not in page.inner_text("main")
 
-    # Widgets: each saved view is rendered by the HTML manager.
+    # Widgets: the page has at least one saved view per show() cell of its
+    # notebook, and each saved view is rendered by the HTML manager.
+    min_widgets, min_solutions = page_minimums(name)
     views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    assert views >= min_widgets, (
+        f"{name}: {views} saved widget views, but its notebook shows {min_widgets} "
+        "exercise widgets: was the widget state embedded?")
     if views:
         page.wait_for_function(
             """(n) => document.querySelectorAll('.widget-subarea .jupyter-widgets').length >= n""",
@@ -98,13 +158,17 @@ def test_page_works_offline(served_book, context, name):
         assert re.search(r"running (Python )?kernel", page.inner_text("article")), (
             "a page with widgets must tell HTML readers that they need a running kernel")
 
-    # Solutions: a dropdown opens on click and shows its body.
+    # Solutions: one folded dropdown per {solution-start} block of the notebook;
+    # each opens on click and shows its body.
     solutions = page.locator(".solution.dropdown")
-    if solutions.count():
-        first = solutions.first
-        body = first.locator(":scope > :not(.admonition-title)").first
-        assert not body.is_visible()
-        first.locator(".admonition-title").click()
+    assert solutions.count() >= min_solutions, (
+        f"{name}: {solutions.count()} solution dropdowns, but its notebook has "
+        f"{min_solutions} solutions")
+    for i in range(solutions.count()):
+        dropdown = solutions.nth(i)
+        body = dropdown.locator(":scope > :not(.admonition-title)").first
+        assert not body.is_visible(), f"{name}: solution {i + 1} is not folded"
+        dropdown.locator(".admonition-title").click()
         body.wait_for(state="visible", timeout=5_000)
 
     # Figures: every image in the article has alt text or a caption. Images drawn
