@@ -1,0 +1,316 @@
+"""Exercises of the chapter "Network In Network".
+
+Four questions: what a fully connected head on NiN's last feature map would
+cost for CIFAR-100 (arithmetic), what happens to the CIFAR-10 network's
+parameters when it reads larger images (predict), a classifier head that
+flattens its class maps instead of averaging them (debug), and an mlpconv
+head designed under a parameter budget (design).
+
+The two function checkers build the learner's head on symbolic inputs, with
+a time limit, and never raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import numpy as np
+
+from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._registry import Exercise
+
+# --------------------------------------------------------------------------
+# network-in-network-ex-cifar100: Flatten + Dense(100) on the 8x8x192 map.
+
+FC_MAP = (8, 8, 192)
+FC_CLASSES = 100
+FC_PARAMS = FC_MAP[0] * FC_MAP[1] * FC_MAP[2] * FC_CLASSES + FC_CLASSES
+
+
+def _check_cifar100(answer) -> Result:
+    result = check_number(answer, FC_PARAMS)
+    if result.correct:
+        return result
+    try:
+        value = parse_number(answer)
+    except ValueError:
+        return result
+    if value == FC_PARAMS - FC_CLASSES:
+        return Result(False, "Not quite: that counts the weights only. Keras also "
+                             "counts one bias per output unit.")
+    if value == FC_MAP[2] * FC_CLASSES + FC_CLASSES:
+        return Result(False, "Not quite: that is a 1x1 convolution, whose weights "
+                             "are shared by all positions. A fully connected layer "
+                             "on the flattened map has its own weights for every "
+                             "position.")
+    return result
+
+
+# --------------------------------------------------------------------------
+# network-in-network-ex-input-size: nin(input_shape=(64, 64, 3)).
+
+SIZE_OPTIONS = (
+    "It stays 966,986: no layer's parameters depend on the image size",
+    "It grows about 4 times: four times as many pixels need four times the weights",
+    "It grows, but only in the last block, whose maps are now 16x16",
+    "The model cannot be built: global average pooling expects 8x8 maps",
+)
+
+
+def _check_input_size(answer) -> Result:
+    return check_choice(answer, SIZE_OPTIONS[0], SIZE_OPTIONS, explanations={
+        SIZE_OPTIONS[1]:
+            "That is what happens to the MACs. A convolution's weights are "
+            "shared by every position, so more positions cost more work, not "
+            "more parameters.",
+        SIZE_OPTIONS[2]:
+            "The last block's maps are indeed 16x16, but its layers are "
+            "convolutions too: their kernels do not depend on the map size, and "
+            "global average pooling has no parameters.",
+        SIZE_OPTIONS[3]:
+            "Global average pooling averages whatever spatial size it receives; "
+            "it has no parameters tied to 8x8. A Flatten followed by a Dense "
+            "layer would be tied to the size, which is what NiN avoids.",
+    }, hint="Which layers of the network have parameters, and does any of them "
+            "know the map's height and width?")
+
+
+# --------------------------------------------------------------------------
+# Calling a learner's function safely.
+
+#: Seconds a learner's function may take before the check gives up.
+TIME_LIMIT_S = 20.0
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the learner's code when the time limit is reached."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread, POSIX only).
+
+    An outer timer is restored afterwards with the time it had left.
+    Elsewhere the block runs without a limit.
+    """
+    if not (hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TimeLimit()
+
+    previous_handler = signal.signal(signal.SIGALRM, interrupt)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay > 0:
+            left = previous_delay - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), previous_interval)
+
+
+def _call(fn, *args):
+    """``(output, None)`` or ``(None, message)``; never raises."""
+    if not callable(fn):
+        return None, (f"Expected a function; received {type(fn).__name__}. Pass "
+                      "the function itself, without calling it.")
+    try:
+        with _time_limit(TIME_LIMIT_S):
+            return fn(*args), None
+    except _TimeLimit:
+        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
+                      "seconds, so the check stopped it.")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # the learner's code may raise anything
+        return None, f"Your function raised {type(err).__name__}: {err}."
+
+
+def _model(inputs, outputs):
+    """``(model, None)`` or ``(None, message)`` for the learner's output tensor."""
+    import keras
+
+    if not isinstance(outputs, keras.KerasTensor):
+        return None, ("Expected your function to return a Keras tensor (the output "
+                      f"of a layer called on x); received {type(outputs).__name__}.")
+    try:
+        return keras.Model(inputs, outputs), None
+    except Exception as err:
+        return None, (f"Your head could not be built into a model from x "
+                      f"({type(err).__name__}: {err}). Build every layer on x or "
+                      "on a layer's output.")
+
+
+def _forbidden(model):
+    import keras
+
+    return sorted(layer.name for layer in model.layers
+                  if isinstance(layer, (keras.layers.Dense, keras.layers.Flatten,
+                                        keras.layers.Reshape)))
+
+
+# --------------------------------------------------------------------------
+# network-in-network-ex-head: fix a head that flattens its class maps.
+
+HEAD_CASES = (((8, 8, 32), 4), ((5, 7, 16), 3), ((1, 1, 6), 2))
+
+
+def _check_head(fn) -> Result:
+    import keras
+
+    for shape, classes in HEAD_CASES:
+        inputs = keras.Input(shape=shape)
+        outputs, failure = _call(fn, inputs, classes)
+        if failure:
+            return Result(False, failure)
+        model, failure = _model(inputs, outputs)
+        if failure:
+            return Result(False, failure)
+        case = f"For x of shape {(None, *shape)} and classes={classes}"
+        if tuple(model.output.shape) != (None, classes):
+            return Result(False, f"{case} the output has shape "
+                                 f"{tuple(model.output.shape)}; expected "
+                                 f"{(None, classes)}, one score per class.")
+        forbidden = _forbidden(model)
+        if forbidden:
+            return Result(False, f"{case} the head uses {', '.join(forbidden)}: "
+                                 "a Flatten, Reshape or Dense layer ties the head "
+                                 "to one map size. Average each class map instead.")
+        convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+        if len(convs) != 1 or tuple(convs[0].kernel_size) != (1, 1):
+            return Result(False, f"{case} the head has {len(convs)} convolutions; "
+                                 "keep exactly the one 1x1 convolution of the "
+                                 "original code.")
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(2, *shape)).astype("float32")
+        try:
+            got = np.asarray(keras.ops.convert_to_numpy(model(x)), dtype=float)
+            maps = np.asarray(keras.ops.convert_to_numpy(convs[0](x)), dtype=float)
+        except Exception as err:
+            return Result(False, f"{case} the head could not be run "
+                                 f"({type(err).__name__}: {err}).")
+        scores = maps.mean(axis=(1, 2))
+        expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+        expected /= expected.sum(axis=1, keepdims=True)
+        if not np.allclose(got, expected, rtol=1e-4, atol=1e-5):
+            return Result(False, f"{case} the output is not the softmax of each "
+                                 "class map's spatial mean. Average the maps, then "
+                                 "apply the softmax.")
+    return Result(True, "Correct: one 1x1 convolution gives a map per class, global "
+                        "average pooling gives its score, softmax the "
+                        "probabilities, and the head works for any map size.")
+
+
+# --------------------------------------------------------------------------
+# network-in-network-ex-budget: an mlpconv head on an 8x8x192 map.
+
+BUDGET_SHAPE = (8, 8, 192)
+BUDGET_CLASSES = 10
+#: NiN's own head, block3_mlp1 and block3_mlp2: 192 -> 192 -> 10.
+NIN_HEAD_PARAMS = (192 * 192 + 192) + (192 * 10 + 10)
+BUDGET_PARAMS = NIN_HEAD_PARAMS // 4
+
+
+def _check_budget(fn) -> Result:
+    import keras
+
+    from conv1x1 import cost
+
+    inputs = keras.Input(shape=BUDGET_SHAPE)
+    outputs, failure = _call(fn, inputs)
+    if failure:
+        return Result(False, failure)
+    model, failure = _model(inputs, outputs)
+    if failure:
+        return Result(False, failure)
+    if tuple(model.output.shape) != (None, BUDGET_CLASSES):
+        return Result(False, f"The output has shape {tuple(model.output.shape)}; "
+                             f"expected {(None, BUDGET_CLASSES)}: one score per class.")
+    forbidden = _forbidden(model)
+    if forbidden:
+        return Result(False, f"Your head uses {', '.join(forbidden)}; use 1x1 "
+                             "convolutions and global average pooling only.")
+    if not any(isinstance(layer, keras.layers.GlobalAveragePooling2D)
+               for layer in model.layers):
+        return Result(False, "Your head has no GlobalAveragePooling2D layer: the "
+                             "class maps must be averaged into scores.")
+    try:
+        records = cost.layer_costs(model)
+    except Exception as err:
+        return Result(False, f"The head's cost could not be counted ({err}).")
+    pointwise = [r for r in records if r.kind == "pointwise"]
+    others = sorted({r.name for r in records if r.macs and r.kind != "pointwise"})
+    if others:
+        return Result(False, "Use 1x1 convolutions only; these layers are not: "
+                             f"{', '.join(others)}.")
+    hidden = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+              and layer.filters != BUDGET_CLASSES
+              and getattr(layer.activation, "__name__", "linear") == "relu"]
+    if len(pointwise) < 2 or not hidden:
+        return Result(False, f"Your head has {len(pointwise)} 1x1 convolutions; an "
+                             "mlpconv head needs a hidden 1x1 layer with a ReLU "
+                             "before the one that gives the class maps.")
+    params = model.count_params()
+    if params > BUDGET_PARAMS:
+        return Result(False, f"Your head has {params:,} parameters, over the budget "
+                             f"of {BUDGET_PARAMS:,}. Narrow the hidden layer.")
+    return Result(True, f"Correct: {len(pointwise)} 1x1 convolutions, {params:,} "
+                        f"parameters ({params / NIN_HEAD_PARAMS:.0%} of NiN's "
+                        "192 -> 192 -> 10 head).")
+
+
+EXERCISES = (
+    Exercise(
+        label="network-in-network-ex-cifar100",
+        kind="arithmetic",
+        check=_check_cifar100,
+        hints=("Flatten turns the 8x8x192 map into one long vector. How long?",
+               "A Dense layer from n inputs to m outputs has n * m weights and m "
+               "biases.",
+               "n = 8 * 8 * 192 = 12,288 and m = 100."),
+        placeholder="a whole number",
+    ),
+    Exercise(
+        label="network-in-network-ex-input-size",
+        kind="predict",
+        check=_check_input_size,
+        widget="choice",
+        options=SIZE_OPTIONS,
+        hints=("List the layers that have parameters: convolutions only.",
+               "A k x k convolution from C_in to C_out channels has "
+               "k * k * C_in * C_out + C_out parameters. Where is H x W?"),
+    ),
+    Exercise(
+        label="network-in-network-ex-head",
+        kind="debug",
+        check=_check_head,
+        widget="function",
+        function_name="class_map_head",
+        hints=("Build the buggy head on keras.Input((8, 8, 32)) with classes=4 "
+               "and look at the output's shape.",
+               "Flatten keeps every position's score: 8 * 8 * 4 numbers, not 4. "
+               "Each class should get one number, the average of its map.",
+               "Replace Flatten by keras.layers.GlobalAveragePooling2D()."),
+    ),
+    Exercise(
+        label="network-in-network-ex-budget",
+        kind="design",
+        check=_check_budget,
+        widget="function",
+        function_name="my_head",
+        hints=(f"The budget is {BUDGET_PARAMS:,} parameters. A 1x1 layer from a "
+               "to b channels has a * b + b.",
+               "192 -> d -> 10 costs (192 d + d) + (10 d + 10) parameters: solve "
+               f"for the largest d within {BUDGET_PARAMS:,}.",
+               "d = 32 fits: Conv2D(32, 1, activation='relu'), Conv2D(10, 1), "
+               "GlobalAveragePooling2D(), Activation('softmax')."),
+    ),
+)

@@ -1,0 +1,230 @@
+"""conv1x1.nin and the exercises of the Network In Network chapter."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conv1x1 import nin
+from conv1x1.exercises import check, get
+
+
+def conv_params(k, c_in, c_out):
+    return k * k * c_in * c_out + c_out
+
+
+def conv_macs(size, k, c_in, c_out):
+    return size * size * k * k * c_in * c_out
+
+
+def _macs(model):
+    """MACs of every Conv2D from its kernel shape and output size, without conv1x1.cost."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, _ = layer.output.shape
+            total += h * w * int(np.prod(layer.kernel.shape))
+    return total
+
+
+# --------------------------------------------------------------------------
+# mlpconv_block
+
+def test_mlpconv_block_shape_names_and_parameters():
+    x = keras.Input(shape=(32, 32, 3))
+    model = keras.Model(x, nin.mlpconv_block(x, 192, 5, (160, 96), prefix="b1_"))
+    assert tuple(model.output.shape) == (None, 32, 32, 96)
+    assert [layer.name for layer in model.layers[1:]] == ["b1_conv", "b1_mlp1", "b1_mlp2"]
+    assert model.count_params() == (conv_params(5, 3, 192) + conv_params(1, 192, 160)
+                                    + conv_params(1, 160, 96)) == 60_928
+    assert [tuple(model.get_layer(n).kernel_size) for n in ("b1_conv", "b1_mlp1")] == [
+        (5, 5), (1, 1)]
+    assert all(model.get_layer(n).activation.__name__ == "relu"
+               for n in ("b1_conv", "b1_mlp1", "b1_mlp2"))
+
+
+def test_mlpconv_block_computes_relu_mlp_at_every_patch():
+    x = keras.Input(shape=(6, 6, 2))
+    model = keras.Model(x, nin.mlpconv_block(x, 4, 3, (5, 3), prefix="p_",
+                                             final_activation=None))
+    data = np.random.default_rng(0).normal(size=(2, 6, 6, 2)).astype("float32")
+    (k0, b0), (k1, b1), (k2, b2) = (model.get_layer(n).get_weights()
+                                    for n in ("p_conv", "p_mlp1", "p_mlp2"))
+    h = tf.nn.relu(tf.nn.conv2d(data, k0, 1, "SAME") + b0)
+    h = tf.nn.relu(tf.einsum("nhwc,cd->nhwd", h, k1[0, 0]) + b1)
+    expected = tf.einsum("nhwc,cd->nhwd", h, k2[0, 0]) + b2
+    np.testing.assert_allclose(model(data), expected, rtol=1e-5, atol=1e-5)
+    assert model.get_layer("p_mlp2").activation.__name__ == "linear"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(filters=0), "filters"),
+    (dict(filters=2.5), "filters"),
+    (dict(kernel_size=0), "kernel_size"),
+    (dict(kernel_size="3"), "kernel_size"),
+    (dict(mlp=()), "mlp"),
+    (dict(mlp="16"), "mlp"),
+    (dict(mlp=16), "mlp"),
+    (dict(mlp=(16, 0)), "width"),
+    (dict(prefix=3), "prefix"),
+])
+def test_mlpconv_block_rejects_bad_arguments(kwargs, words):
+    args = dict(filters=8, kernel_size=3, mlp=(8, 4), prefix="b_")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        nin.mlpconv_block(keras.Input(shape=(8, 8, 3)), **args)
+
+
+def test_mlpconv_block_rejects_arrays():
+    with pytest.raises(ValueError, match="Keras tensor"):
+        nin.mlpconv_block(np.zeros((1, 8, 8, 3)), 8, 3, (4,), prefix="b_")
+
+
+# --------------------------------------------------------------------------
+# nin and nin_small
+
+def test_nin_cifar10_parameters_and_macs_against_closed_form():
+    model = nin.nin()
+    rows = [(32, 3, 192, 5, 160, 96), (16, 96, 192, 5, 192, 192), (8, 192, 192, 3, 192, 10)]
+    params = sum(conv_params(k, c, f) + conv_params(1, f, m1) + conv_params(1, m1, m2)
+                 for _, c, f, k, m1, m2 in rows)
+    macs = sum(conv_macs(s, k, c, f) + conv_macs(s, 1, f, m1) + conv_macs(s, 1, m1, m2)
+               for s, c, f, k, m1, m2 in rows)
+    assert model.count_params() == params == 966_986
+    assert _macs(model) == macs == 222_486_528
+    assert tuple(model.output.shape) == (None, 10)
+    assert [model.get_layer(f"block{i}_conv").output.shape[1] for i in (1, 2, 3)] == [32, 16, 8]
+    assert [model.get_layer(f"block{i}_dropout").rate for i in (1, 2)] == [0.5, 0.5]
+    assert not any(isinstance(layer, keras.layers.Dense) for layer in model.layers)
+    assert model.get_layer("block3_mlp2").activation.__name__ == "relu"
+
+
+def test_nin_parameters_do_not_depend_on_input_size_and_dropout_can_be_left_out():
+    big = nin.nin(input_shape=(64, 64, 3), dropout=0.0)
+    assert big.count_params() == 966_986
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in big.layers)
+    assert _macs(big) == 4 * 222_486_528
+
+
+def test_nin_small_scores_are_the_spatial_means_of_the_class_maps():
+    model = nin.nin_small()
+    assert tuple(model.output.shape) == (None, 4)
+    assert model.get_layer("block2_mlp2").activation.__name__ == "linear"
+    data = np.random.default_rng(1).uniform(size=(3, 32, 32, 3)).astype("float32")
+    maps = keras.Model(model.input, model.get_layer("block2_mlp2").output)(data)
+    probabilities = model(data)
+    np.testing.assert_allclose(probabilities, tf.nn.softmax(tf.reduce_mean(maps, axis=(1, 2))),
+                               rtol=1e-5, atol=1e-6)
+    assert model.count_params() == sum(
+        conv_params(k, c, f) + conv_params(1, f, m1) + conv_params(1, m1, m2)
+        for c, (f, k, m1, m2) in zip((3, 16), nin.NIN_SMALL_STAGES))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(input_shape=(32, 32)), "input_shape"),
+    (dict(input_shape=(32, 0, 3)), "input_shape"),
+    (dict(stages=()), "stages"),
+    (dict(stages=((192, 5, 160),)), "stages"),
+    (dict(stages=((192, 5, 160, 0),)), "stages"),
+    (dict(stages=((192, 5.0, 160, 10),)), "stages"),
+    (dict(stages=3), "stages"),
+    (dict(dropout=1.0), "dropout"),
+    (dict(dropout=-0.1), "dropout"),
+    (dict(dropout=True), "dropout"),
+    (dict(name=""), "name"),
+])
+def test_nin_rejects_bad_arguments(kwargs, words):
+    for build in (nin.nin, nin.nin_small):
+        with pytest.raises(ValueError, match=words):
+            build(**kwargs)
+
+
+# --------------------------------------------------------------------------
+# The chapter's exercises
+
+def test_exercise_cifar100():
+    label = "network-in-network-ex-cifar100"
+    assert check(label, "1,228,900").correct
+    assert "bias" in check(label, "1228800").message
+    assert "1x1 convolution" in check(label, "19300").message
+    assert not check(label, "").correct and not check(label, "two").correct
+
+
+def test_exercise_input_size():
+    exercise = get("network-in-network-ex-input-size")
+    assert exercise.kind == "predict"
+    assert check(exercise.label, exercise.options[0]).correct
+    for wrong in exercise.options[1:]:
+        result = check(exercise.label, wrong)
+        assert not result.correct and len(result.message) > len(wrong) + 10
+    assert "Pick" in check(exercise.label, None).message
+
+
+def _fixed_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    return keras.layers.Activation("softmax")(keras.layers.GlobalAveragePooling2D()(maps))
+
+
+def _flatten_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    return keras.layers.Activation("softmax")(keras.layers.Flatten()(maps))
+
+
+def _dense_head(x, classes):
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.layers.Dense(classes, activation="softmax")(pooled)
+
+
+def _no_softmax_head(x, classes):
+    return keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(classes, 1)(x))
+
+
+def test_exercise_head():
+    label = "network-in-network-ex-head"
+    assert check(label, _fixed_head).correct
+    assert "(None, 256)" in check(label, _flatten_head).message
+    assert "Dense" in check(label, _dense_head).message or "dense" in check(
+        label, _dense_head).message
+    assert "softmax" in check(label, _no_softmax_head).message
+    assert "Expected a function" in check(label, 42).message
+    assert "raised ZeroDivisionError" in check(label, lambda x, c: 1 / 0).message
+    assert "Keras tensor" in check(label, lambda x, c: np.zeros((1, c))).message
+
+
+def _narrow_head(x):
+    x = keras.layers.Conv2D(32, 1, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
+    return keras.layers.Activation("softmax")(x)
+
+
+def _wide_head(x):
+    x = keras.layers.Conv2D(192, 1, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
+    return keras.layers.Activation("softmax")(x)
+
+
+def _shallow_head(x):
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
+    return keras.layers.Activation("softmax")(x)
+
+
+def test_exercise_budget():
+    label = "network-in-network-ex-budget"
+    result = check(label, _narrow_head)
+    assert result.correct and "6,506" in result.message
+    assert "over the budget" in check(label, _wide_head).message
+    assert "hidden 1x1 layer" in check(label, _shallow_head).message
+    assert "NotImplementedError" in check(label, _raises).message
+    assert not check(label, "my_head").correct
+
+
+def _raises(x):
+    raise NotImplementedError
+
+
+def test_every_exercise_has_hints_and_few_are_arithmetic():
+    from conv1x1.exercises import network_in_network
+
+    kinds = [e.kind for e in network_in_network.EXERCISES]
+    assert len(kinds) >= 3 and kinds.count("arithmetic") <= len(kinds) / 2
+    assert all(len(e.hints) >= 2 for e in network_in_network.EXERCISES)
