@@ -6,10 +6,10 @@ import pytest
 import tensorflow as tf
 
 from conv1x1 import cost
-from conv1x1.blocks import fire_module
-from conv1x1.models import (SQUEEZENET_SMALL_STAGES, SQUEEZENET_SMALL_STEM,
-                            SQUEEZENET_V1_0_STAGES, squeezenet, squeezenet_min_input_size,
-                            squeezenet_small)
+from conv1x1.squeezenet import (SQUEEZENET_SMALL_STAGES, SQUEEZENET_SMALL_STEM,
+                                SQUEEZENET_V1_0_STAGES, SQUEEZENET_V1_1_STAGES,
+                                SQUEEZENET_V1_1_STEM, fire_module, squeezenet,
+                                squeezenet_min_input_size, squeezenet_small)
 
 # Iandola et al. 2016, Table 1: parameters per layer, biases included.
 PAPER_PARAMS = {"conv1": 14_208, "fire2": 11_920, "fire3": 12_432, "fire4": 45_344,
@@ -201,7 +201,7 @@ def test_squeezenet_min_input_size():
     ({"input_shape": (227.0, 227, 3)}, "input_shape"),
     ({"input_shape": (True, 227, 3)}, "input_shape"),
     ({"input_shape": 227}, "input_shape"),
-    ({"input_shape": (30, 30, 3)}, "too small"),
+    ({"input_shape": (30, 30, 3)}, "at least 35x35"),
     ({"classes": 0}, "classes"),
     ({"classes": 2.5}, "classes"),
     ({"classes": True}, "classes"),
@@ -245,3 +245,86 @@ def test_last_conv_activation():
     """v1.0's conv10 has the ReLU of the released model; the small model outputs raw logits."""
     assert squeezenet((35, 35, 3)).get_layer("conv10").activation.__name__ == "relu"
     assert squeezenet_small().get_layer("conv6").activation.__name__ == "linear"
+
+
+# --------------------------------------------------------------------------
+# The small network against figures written out from its definition: conv1
+# 3x3/1 with 32 filters on a 32x32x3 image, 3x3/2 pooling, fire2 and fire3
+# (squeeze 8, expand 16 + 16), pooling, fire4 and fire5 (squeeze 16, expand
+# 32 + 32), a 1x1 conv to 4 classes. Every number below is typed from that
+# description, not taken from SQUEEZENET_SMALL_STAGES.
+
+SMALL_LAYERS = {  # layer: (output side, output channels, parameters with biases)
+    "conv1": (30, 32, 3 * 3 * 3 * 32 + 32),
+    "fire2_squeeze1x1": (14, 8, 32 * 8 + 8),
+    "fire2_expand1x1": (14, 16, 8 * 16 + 16),
+    "fire2_expand3x3": (14, 16, 9 * 8 * 16 + 16),
+    "fire3_squeeze1x1": (14, 8, 32 * 8 + 8),
+    "fire3_expand1x1": (14, 16, 8 * 16 + 16),
+    "fire3_expand3x3": (14, 16, 9 * 8 * 16 + 16),
+    "fire4_squeeze1x1": (6, 16, 32 * 16 + 16),
+    "fire4_expand1x1": (6, 32, 16 * 32 + 32),
+    "fire4_expand3x3": (6, 32, 9 * 16 * 32 + 32),
+    "fire5_squeeze1x1": (6, 16, 64 * 16 + 16),
+    "fire5_expand1x1": (6, 32, 16 * 32 + 32),
+    "fire5_expand3x3": (6, 32, 9 * 16 * 32 + 32),
+    "conv6": (6, 4, 64 * 4 + 4),
+}
+
+
+def test_squeezenet_small_layer_by_layer():
+    model = squeezenet_small()
+    records = {r.name: r for r in cost.layer_costs(model)}
+    for name, (side, channels, params) in SMALL_LAYERS.items():
+        assert tuple(model.get_layer(name).output.shape[1:]) == (side, side, channels), name
+        assert records[name].params == params, name
+        assert records[name].macs == side * side * (params - channels), name
+    assert [r.name for r in cost.layer_costs(model) if r.params] == list(SMALL_LAYERS)
+    assert model.count_params() == sum(p for _, _, p in SMALL_LAYERS.values()) == 16_244
+
+
+# --------------------------------------------------------------------------
+# SqueezeNet v1.1: the poolings moved earlier, a 3x3 conv1 with 64 filters.
+
+def test_squeezenet_v1_1():
+    v11 = squeezenet(stem=SQUEEZENET_V1_1_STEM, stages=SQUEEZENET_V1_1_STAGES)
+    # torchvision documents 1,235,496 parameters for squeezenet1_1.
+    assert v11.count_params() == 1_235_496
+    assert [f for stage in SQUEEZENET_V1_1_STAGES for f in stage] == PAPER_FIRES
+    sides = {"conv1": 113, "maxpool1": 56, "fire3_concat": 56, "maxpool3": 27,
+             "maxpool5": 13, "conv10": 13}
+    for name, side in sides.items():
+        assert tuple(v11.get_layer(name).output.shape[1:3]) == (side, side), name
+    c_in, macs = 64, 113 * 113 * 3 * 3 * 3 * 64
+    for side, (s, e1, e3) in zip([56, 56, 27, 27, 13, 13, 13, 13], PAPER_FIRES):
+        macs += side * side * (c_in * s + s * e1 + 9 * s * e3)
+        c_in = e1 + e3
+    macs += 13 * 13 * 512 * 1000
+    assert sum(r.macs for r in cost.layer_costs(v11)) == macs == 352_540_352
+    assert round(832_667_936 / macs, 1) == 2.4
+
+
+# --------------------------------------------------------------------------
+# Bad arguments answered in the course's words, not Keras's.
+
+def test_fire_module_refuses_numpy_and_non_string_prefix():
+    with pytest.raises(ValueError, match=r"Keras tensor.*ndarray.*keras.Input"):
+        fire_module(np.zeros((2, 8, 8, 3), "float32"), 4, 8, 8, prefix="x_")
+    for prefix in (None, 5):
+        with pytest.raises(ValueError, match="Expected prefix to be a string"):
+            fire_module(keras.Input(shape=(8, 8, 3)), 4, 8, 8, prefix=prefix)
+    with pytest.raises(ValueError, match="enforce_paper_constraint to be True or False"):
+        fire_module(keras.Input(shape=(8, 8, 3)), 4, 8, 8, prefix="x_",
+                    enforce_paper_constraint="yes")
+
+
+@pytest.mark.parametrize("build", [squeezenet, squeezenet_small])
+def test_squeezenet_classifier_activation_and_name(build):
+    with pytest.raises(ValueError, match=r"classifier_activation .* received 'nope'"):
+        build(classifier_activation="nope")
+    with pytest.raises(ValueError, match=r"Expected name to be a non-empty string .* 123"):
+        build(name=123)
+    with pytest.raises(ValueError, match=r"rows.*received 'abc'|row 0 is 'a'"):
+        build(stages=("abc",))
+    logits = squeezenet_small(classifier_activation=None)
+    assert logits.get_layer("softmax").activation.__name__ == "linear"

@@ -209,3 +209,29 @@ def finite_array(value, name: str) -> np.ndarray:
             f"value(s) in an array of shape {array.shape}. Replace them first, e.g. "
             f"with np.nan_to_num({name}).")
     return array
+
+
+# --------------------------------------------------------------------------
+# The output activation of a classifier (MobileNet and SqueezeNet builders).
+
+def activation(value, name: str = "activation"):
+    """``value`` if Keras reads it as an activation: None, a name or a callable.
+
+    A name Keras does not know ("nope") or any other object is refused here,
+    before Keras's own message about "identifiers".
+    """
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str) and value:
+        import keras
+
+        try:
+            keras.activations.get(value)
+        except (ValueError, TypeError, AttributeError):
+            pass
+        else:
+            return value
+    raise ValueError(
+        f"Expected {name} to be the name of a Keras activation (e.g. 'softmax', "
+        f"'sigmoid' or 'linear'), a callable, or None for raw scores; "
+        f"received {value!r}.")

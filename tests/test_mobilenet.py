@@ -1,10 +1,11 @@
-"""conv1x1.blocks.depthwise_separable / inverted_residual and conv1x1.models.mobilenet."""
+"""conv1x1.mobilenet: the two blocks, the stage tables and the builders."""
 
 import keras
 import numpy as np
 import pytest
 
-from conv1x1 import blocks, cost, models
+from conv1x1 import cost
+from conv1x1 import mobilenet as mn
 
 
 def block_model(input_shape, build):
@@ -24,7 +25,7 @@ def by_name(model):
     (12, 3, 5, 2, 5), (7, 16, 32, 2, 3),
 ])
 def test_depthwise_separable_shapes_and_costs(size, channels, filters, stride, kernel):
-    model = block_model((size, size, channels), lambda x: blocks.depthwise_separable(
+    model = block_model((size, size, channels), lambda x: mn.depthwise_separable(
         x, filters, stride, prefix="b_", kernel_size=kernel))
     out = size if stride == 1 else size // 2          # Keras's MobileNet: floor(size / 2)
     assert tuple(model.output.shape) == (None, out, out, filters)
@@ -45,7 +46,7 @@ def test_depthwise_separable_shapes_and_costs(size, channels, filters, stride, k
 def test_depthwise_separable_computes_depthwise_then_pointwise():
     """Against tf-free numpy: with identity BN, the block is ReLU6(ReLU6(dw(x)) @ W)."""
     rng = np.random.default_rng(0)
-    model = block_model((6, 6, 3), lambda x: blocks.depthwise_separable(x, 4, prefix="b_"))
+    model = block_model((6, 6, 3), lambda x: mn.depthwise_separable(x, 4, prefix="b_"))
     dw = rng.normal(size=(3, 3, 3, 1)).astype("float32")
     pw = rng.normal(size=(1, 1, 3, 4)).astype("float32")
     model.get_layer("b_dw").set_weights([dw])
@@ -65,7 +66,7 @@ def test_depthwise_separable_computes_depthwise_then_pointwise():
 
 
 def test_depthwise_separable_momentum_reaches_batch_norm():
-    model = block_model((8, 8, 4), lambda x: blocks.depthwise_separable(
+    model = block_model((8, 8, 4), lambda x: mn.depthwise_separable(
         x, 4, prefix="b_", bn_momentum=0.9))
     assert model.get_layer("b_dw_bn").momentum == model.get_layer("b_pw_bn").momentum == 0.9
 
@@ -78,7 +79,7 @@ def test_depthwise_separable_momentum_reaches_batch_norm():
     (10, 16, 16, 1, 1), (10, 32, 16, 1, 1),
 ])
 def test_inverted_residual_shapes_costs_and_residual(size, channels, filters, expansion, stride):
-    model = block_model((size, size, channels), lambda x: blocks.inverted_residual(
+    model = block_model((size, size, channels), lambda x: mn.inverted_residual(
         x, filters, expansion, stride, prefix="b_"))
     out = -(-size // stride)
     hidden = expansion * channels
@@ -106,7 +107,7 @@ def test_inverted_residual_shapes_costs_and_residual(size, channels, filters, ex
 def test_inverted_residual_adds_the_input(residual):
     """With the projection's BN set to output zero, the block returns x (or 0)."""
     filters = 6 if residual else 5
-    model = block_model((5, 5, 6), lambda x: blocks.inverted_residual(x, filters, prefix="b_"))
+    model = block_model((5, 5, 6), lambda x: mn.inverted_residual(x, filters, prefix="b_"))
     bn = model.get_layer("b_project_bn")
     bn.set_weights([np.zeros(filters), np.zeros(filters), np.zeros(filters), np.ones(filters)])
     x = np.random.default_rng(1).normal(size=(2, 5, 5, 6)).astype("float32")
@@ -116,7 +117,7 @@ def test_inverted_residual_adds_the_input(residual):
 
 def test_projection_is_linear():
     """Negative outputs survive: no ReLU after the projection."""
-    model = block_model((6, 6, 4), lambda x: blocks.inverted_residual(x, 3, prefix="b_"))
+    model = block_model((6, 6, 4), lambda x: mn.inverted_residual(x, 3, prefix="b_"))
     x = np.random.default_rng(2).normal(size=(4, 6, 6, 4)).astype("float32")
     assert (model(x).numpy() < 0).any()
 
@@ -135,7 +136,7 @@ def keras_v2():
 def test_inverted_residual_matches_keras_mobilenet_v2(keras_v2, keras_prefix, input_layer,
                                                        filters, expansion, stride):
     shape = keras_v2.get_layer(input_layer).output.shape[1:]
-    mine = block_model(shape, lambda x: blocks.inverted_residual(
+    mine = block_model(shape, lambda x: mn.inverted_residual(
         x, filters, expansion, stride, prefix="b_"))
     theirs = {r.name: r for r in cost.layer_costs(keras_v2) if r.name.startswith(keras_prefix)}
     theirs_params = sum(keras_v2.get_layer(n).count_params() for n in
@@ -154,7 +155,7 @@ def test_inverted_residual_matches_keras_mobilenet_v2(keras_v2, keras_prefix, in
 @pytest.mark.parametrize("alpha", [1.0, 0.75, 0.5, 0.25])
 @pytest.mark.parametrize("input_shape", [(224, 224, 3), (161, 193, 3)])
 def test_mobilenet_matches_keras_applications(alpha, input_shape):
-    mine = models.mobilenet(alpha=alpha, input_shape=input_shape)
+    mine = mn.mobilenet(alpha=alpha, input_shape=input_shape)
     theirs = keras.applications.MobileNet(weights=None, alpha=alpha, input_shape=input_shape)
     assert mine.count_params() == theirs.count_params()
     mine_table, theirs_table = cost.cost_table(mine), cost.cost_table(theirs)
@@ -173,7 +174,7 @@ PAPER = {(1.0, 224): (569, 4.2), (0.75, 224): (325, 2.6), (0.5, 224): (149, 1.3)
 
 @pytest.mark.parametrize("alpha, size", sorted(PAPER))
 def test_mobilenet_reproduces_tables_6_and_7(alpha, size):
-    table = cost.cost_table(models.mobilenet(alpha=alpha, input_shape=(size, size, 3)))
+    table = cost.cost_table(mn.mobilenet(alpha=alpha, input_shape=(size, size, 3)))
     macs, weights = PAPER[alpha, size]
     assert round(table.total_weights / 1e6, 1) == weights
     if (alpha, size) == (1.0, 160):
@@ -184,7 +185,7 @@ def test_mobilenet_reproduces_tables_6_and_7(alpha, size):
 
 
 def test_mobilenet_table_2():
-    table = cost.cost_table(models.mobilenet())
+    table = cost.cost_table(mn.mobilenet())
     assert table.total_macs == 568_740_352 and table.total_weights == 4_209_088
     assert table.total_params == 4_253_864
     shares = {kind: (round(table.row(kind).macs_pct, 2), round(table.row(kind).weights_pct, 2))
@@ -194,13 +195,13 @@ def test_mobilenet_table_2():
 
 
 def test_mobilenet_small_and_custom_stages():
-    model = models.mobilenet_small()
+    model = mn.mobilenet_small()
     assert tuple(model.output.shape) == (None, 4)
     assert model.get_layer("block5_pw_relu").output.shape[1:] == (4, 4, 128)
     assert model.get_layer("conv1_bn").momentum == 0.9
     records = by_name(model)
     assert records["conv_preds"].kind == "dense" and records["conv_preds"].weights == 128 * 4
-    custom = models.mobilenet(0.5, (16, 16, 3), 10, stages=((8, 2), (16, 1)), first_filters=8)
+    custom = mn.mobilenet(0.5, (16, 16, 3), 10, stages=((8, 2), (16, 1)), first_filters=8)
     assert custom.get_layer("block2_pw").output.shape[1:] == (4, 4, 8)
     probabilities = custom(np.zeros((2, 16, 16, 3), "float32")).numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
@@ -214,42 +215,152 @@ def tensor(shape=(8, 8, 4)):
 
 
 @pytest.mark.parametrize("build, match", [
-    (lambda: blocks.depthwise_separable(tensor(), 0, prefix="b_"), "filters"),
-    (lambda: blocks.depthwise_separable(tensor(), 2.5, prefix="b_"), "filters"),
-    (lambda: blocks.depthwise_separable(tensor(), 4, 3, prefix="b_"), "stride"),
-    (lambda: blocks.depthwise_separable(tensor(), 4, True, prefix="b_"), "stride"),
-    (lambda: blocks.depthwise_separable(tensor(), 4, prefix="b_", kernel_size=4), "odd"),
-    (lambda: blocks.depthwise_separable(tensor(), 4, prefix="b_", kernel_size=1), "kernel_size"),
-    (lambda: blocks.depthwise_separable(tensor(), 4, prefix="b_", bn_momentum=1.0), "bn_momentum"),
-    (lambda: blocks.depthwise_separable(np.zeros((5, 5)), 4, prefix="b_"), "shape"),
-    (lambda: blocks.inverted_residual(tensor(), 0, prefix="b_"), "filters"),
-    (lambda: blocks.inverted_residual(tensor(), 4, 0, prefix="b_"), "expansion"),
-    (lambda: blocks.inverted_residual(tensor(), 4, 1.5, prefix="b_"), "expansion"),
-    (lambda: blocks.inverted_residual(tensor(), 4, 6, 0, prefix="b_"), "stride"),
-    (lambda: blocks.inverted_residual(tensor(), 4, prefix="b_", kernel_size=2), "kernel_size"),
-    (lambda: blocks.inverted_residual(tensor(), 4, prefix="b_", bn_momentum=-0.1), "bn_momentum"),
-    (lambda: blocks.inverted_residual(keras.Input(shape=(8, 4)), 4, prefix="b_"), "shape"),
-    (lambda: models.mobilenet(alpha=0), "alpha"),
-    (lambda: models.mobilenet(alpha=-0.5), "alpha"),
-    (lambda: models.mobilenet(alpha="1"), "alpha"),
-    (lambda: models.mobilenet(alpha=0.01), "alpha"),
-    (lambda: models.mobilenet(input_shape=(31, 224, 3)), "at least 32"),
-    (lambda: models.mobilenet(input_shape=(224, 16, 3)), "at least 32"),
-    (lambda: models.mobilenet(input_shape=(224, 224, 1)), "3 channels"),
-    (lambda: models.mobilenet(input_shape=(224, 224)), "input_shape"),
-    (lambda: models.mobilenet(input_shape=(224, 0, 3)), "input_shape"),
-    (lambda: models.mobilenet(input_shape="224"), "input_shape"),
-    (lambda: models.mobilenet(classes=0), "classes"),
-    (lambda: models.mobilenet(dropout=1.0), "dropout"),
-    (lambda: models.mobilenet(bn_momentum=2), "bn_momentum"),
-    (lambda: models.mobilenet(stages=()), "stage"),
-    (lambda: models.mobilenet(stages=(64, 128)), "stages"),
-    (lambda: models.mobilenet(stages=((64, 3),)), "stride"),
-    (lambda: models.mobilenet(stages=((0, 1),)), "filters"),
-    (lambda: models.mobilenet(first_filters=0), "first_filters"),
-    (lambda: models.mobilenet_small(input_shape=(7, 7, 3)), "at least 8"),
-    (lambda: models.mobilenet_small(alpha=0), "alpha"),
+    (lambda: mn.depthwise_separable(tensor(), 0, prefix="b_"), "filters"),
+    (lambda: mn.depthwise_separable(tensor(), 2.5, prefix="b_"), "filters"),
+    (lambda: mn.depthwise_separable(tensor(), 4, 3, prefix="b_"), "stride"),
+    (lambda: mn.depthwise_separable(tensor(), 4, True, prefix="b_"), "stride"),
+    (lambda: mn.depthwise_separable(tensor(), 4, prefix="b_", kernel_size=4), "odd"),
+    (lambda: mn.depthwise_separable(tensor(), 4, prefix="b_", kernel_size=1), "kernel_size"),
+    (lambda: mn.depthwise_separable(tensor(), 4, prefix="b_", bn_momentum=1.0), "bn_momentum"),
+    (lambda: mn.depthwise_separable(np.zeros((5, 5)), 4, prefix="b_"), "shape"),
+    (lambda: mn.inverted_residual(tensor(), 0, prefix="b_"), "filters"),
+    (lambda: mn.inverted_residual(tensor(), 4, 0, prefix="b_"), "expansion"),
+    (lambda: mn.inverted_residual(tensor(), 4, 1.5, prefix="b_"), "expansion"),
+    (lambda: mn.inverted_residual(tensor(), 4, 6, 0, prefix="b_"), "stride"),
+    (lambda: mn.inverted_residual(tensor(), 4, prefix="b_", kernel_size=2), "kernel_size"),
+    (lambda: mn.inverted_residual(tensor(), 4, prefix="b_", bn_momentum=-0.1), "bn_momentum"),
+    (lambda: mn.inverted_residual(keras.Input(shape=(8, 4)), 4, prefix="b_"), "shape"),
+    (lambda: mn.mobilenet(alpha=0), "alpha"),
+    (lambda: mn.mobilenet(alpha=-0.5), "alpha"),
+    (lambda: mn.mobilenet(alpha="1"), "alpha"),
+    (lambda: mn.mobilenet(alpha=0.01), "alpha"),
+    (lambda: mn.mobilenet(input_shape=(31, 224, 3)), "at least 32"),
+    (lambda: mn.mobilenet(input_shape=(224, 16, 3)), "at least 32"),
+    (lambda: mn.mobilenet(input_shape=(224, 224, 1)), "3 channels"),
+    (lambda: mn.mobilenet(input_shape=(224, 224)), "input_shape"),
+    (lambda: mn.mobilenet(input_shape=(224, 0, 3)), "input_shape"),
+    (lambda: mn.mobilenet(input_shape="224"), "input_shape"),
+    (lambda: mn.mobilenet(classes=0), "classes"),
+    (lambda: mn.mobilenet(dropout=1.0), "dropout"),
+    (lambda: mn.mobilenet(bn_momentum=2), "bn_momentum"),
+    (lambda: mn.mobilenet(stages=()), "stage"),
+    (lambda: mn.mobilenet(stages=(64, 128)), "stages"),
+    (lambda: mn.mobilenet(stages=((64, 3),)), "stride"),
+    (lambda: mn.mobilenet(stages=((0, 1),)), "filters"),
+    (lambda: mn.mobilenet(first_filters=0), "first_filters"),
+    (lambda: mn.mobilenet_small(input_shape=(7, 7, 3)), "at least 8"),
+    (lambda: mn.mobilenet(input_shape=(224.0, 224, 3)), "input_shape"),
+    (lambda: mn.mobilenet_small(alpha=0), "alpha"),
 ])
 def test_bad_arguments_raise_value_error(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_bad_alpha_values_raise_value_error_not_overflow():
+    for alpha in (float("inf"), float("-inf"), float("nan"), np.float64("inf")):
+        with pytest.raises(ValueError, match=r"alpha.*finite number > 0"):
+            mn.mobilenet(alpha=alpha)
+
+
+@pytest.mark.parametrize("stride", [2.0, 1.0, np.float64(2.0), "2"])
+def test_float_or_text_stride_is_refused_like_float_filters(stride):
+    with pytest.raises(ValueError, match=r"Expected filters to be an integer"):
+        mn.depthwise_separable(tensor(), 4.0, prefix="b_")
+    with pytest.raises(ValueError, match=r"Expected stride to be the integer 1 or 2"):
+        mn.depthwise_separable(tensor(), 4, stride, prefix="b_")
+    with pytest.raises(ValueError, match=r"Expected stride to be the integer 1 or 2"):
+        mn.inverted_residual(tensor(), 4, 6, stride, prefix="b_")
+    with pytest.raises(ValueError, match=r"row 0 is \(64, "):
+        mn.mobilenet(stages=((64, stride),))
+    with pytest.raises(ValueError, match=r"the stride of stage 1 of stages to be the integer"):
+        mn.mobilenet(stages=((64, 1), (64, 3)))
+
+
+def test_numpy_integer_stride_is_accepted():
+    out = mn.depthwise_separable(tensor(), 4, np.int64(2), prefix="b_")
+    assert tuple(out.shape) == (None, 4, 4, 4)
+
+
+def test_array_stride_gets_a_message_not_numpys_truth_value_error():
+    for build in (lambda: mn.depthwise_separable(tensor(), 4, np.array([1, 2]), prefix="b_"),
+                  lambda: mn.inverted_residual(tensor(), 4, 6, np.array([1, 2]), prefix="b_")):
+        with pytest.raises(ValueError, match=r"Expected stride .* received array\(\[1, 2\]\)"):
+            build()
+
+
+def test_stages_of_strings_name_the_whole_row():
+    with pytest.raises(ValueError, match=r"row 0 is '64'") as info:
+        mn.mobilenet(stages=["64", "12"])
+    assert "'6'" not in str(info.value)
+
+
+def test_stride_two_on_a_one_pixel_map_names_the_block():
+    with pytest.raises(ValueError, match=r"depthwise_separable \(prefix 'b_'\).*at least 2x2.*1x1"):
+        mn.depthwise_separable(keras.Input((1, 1, 4)), 4, stride=2, prefix="b_")
+    with pytest.raises(ValueError, match=r"at least 2x2.*2x1"):
+        mn.depthwise_separable(keras.Input((2, 1, 4)), 4, stride=2, prefix="b_")
+    # What is valid: 2x2 halves to 1x1; stride 1 keeps a 1x1 map; the V2 block
+    # pads as "same" and takes any size.
+    out = mn.depthwise_separable(keras.Input((2, 2, 4)), 4, stride=2, prefix="c_")
+    assert tuple(out.shape[1:3]) == (1, 1)
+    out = mn.depthwise_separable(keras.Input((1, 1, 4)), 4, stride=1, prefix="d_")
+    assert tuple(out.shape[1:3]) == (1, 1)
+    out = mn.inverted_residual(keras.Input((1, 1, 4)), 4, stride=2, prefix="e_")
+    assert tuple(out.shape[1:3]) == (1, 1)
+
+
+@pytest.mark.parametrize("x", [np.zeros((2, 8, 8, 4), "float32"),
+                               np.zeros((8, 8, 4), "float32")])
+def test_blocks_refuse_numpy_arrays(x):
+    for block in (mn.depthwise_separable, mn.inverted_residual):
+        with pytest.raises(ValueError, match=r"Keras tensor.*received ndarray.*keras.Input"):
+            block(x, 4, prefix="b_")
+
+
+@pytest.mark.parametrize("prefix", [None, 3, b"b_"])
+def test_prefix_must_be_a_string(prefix):
+    for block in (mn.depthwise_separable, mn.inverted_residual):
+        with pytest.raises(ValueError, match=r"Expected prefix to be a string"):
+            block(tensor(), 4, prefix=prefix)
+
+
+def test_classifier_activation_and_name_are_checked_before_keras():
+    for build in (mn.mobilenet, mn.mobilenet_small):
+        with pytest.raises(ValueError, match=r"classifier_activation .* received 'nope'"):
+            build(classifier_activation="nope")
+        with pytest.raises(ValueError, match=r"Expected name to be a non-empty string .* 123"):
+            build(name=123)
+    logits = mn.mobilenet_small(classifier_activation=None, name="logits")
+    assert logits.name == "logits" and logits.get_layer("predictions").activation.__name__ == "linear"
+
+
+# --------------------------------------------------------------------------
+# The small network against figures written out from its definition: a 3x3/2
+# convolution with 16 filters, then separable layers 32/1, 64/2, 64/1, 128/2,
+# 128/1, on a 32x32x3 image. Any change of its stage table changes a row.
+
+SMALL_LAYERS = [  # (layer, output side, output channels, kernel weights)
+    ("conv1", 16, 16, 3 * 3 * 3 * 16),
+    ("block1_dw", 16, 16, 3 * 3 * 16), ("block1_pw", 16, 32, 16 * 32),
+    ("block2_dw", 8, 32, 3 * 3 * 32), ("block2_pw", 8, 64, 32 * 64),
+    ("block3_dw", 8, 64, 3 * 3 * 64), ("block3_pw", 8, 64, 64 * 64),
+    ("block4_dw", 4, 64, 3 * 3 * 64), ("block4_pw", 4, 128, 64 * 128),
+    ("block5_dw", 4, 128, 3 * 3 * 128), ("block5_pw", 4, 128, 128 * 128),
+    ("conv_preds", 1, 4, 128 * 4),
+]
+
+
+def test_mobilenet_small_layer_by_layer():
+    model = mn.mobilenet_small()
+    records = by_name(model)
+    for layer, side, channels, weights in SMALL_LAYERS:
+        assert tuple(model.get_layer(layer).output.shape[1:]) == (side, side, channels), layer
+        assert records[layer].weights == weights, layer
+        assert records[layer].macs == side * side * weights, layer
+    conv_layers = [r.name for r in cost.layer_costs(model) if r.weights]
+    assert conv_layers == [layer for layer, *_ in SMALL_LAYERS]
+    batch_norm = 4 * (16 + 16 + 32 + 32 + 64 + 64 + 64 + 64 + 128 + 128 + 128)
+    assert model.count_params() == sum(w for *_, w in SMALL_LAYERS) + 4 + batch_norm
+    assert cost.cost_table(model).total_macs == 1_148_416 == sum(
+        side * side * w for _, side, _, w in SMALL_LAYERS)
