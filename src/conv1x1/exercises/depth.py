@@ -1,0 +1,340 @@
+"""Exercises of the chapter "Depth: stacking 1x1 convolutions".
+
+Five questions: a parameter count (arithmetic), what batch normalization
+between two 1x1 convolutions changes (conceptual), which rescalings of a
+trained ReLU stack leave its function alone (predict), a bug in merging two
+linear layers (debug), and a stack of 1x1 convolutions designed under a
+budget of multiply-accumulates (design).
+
+The design checker builds the learner's block on a symbolic input, with a
+time limit, and counts its cost with :func:`conv1x1.cost.layer_costs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+import traceback
+
+import numpy as np
+
+from conv1x1.exercises._core import (
+    Result,
+    check_choice,
+    check_function,
+    check_number,
+    parse_number,
+)
+from conv1x1.exercises._registry import Exercise
+
+# --------------------------------------------------------------------------
+# depth-ex-params: a head of three 1x1 convolutions, 64 -> 32 -> 32 -> 10.
+
+HEAD_WIDTHS = (64, 32, 32, 10)
+HEAD_PARAMS = sum(c_in * c_out + c_out
+                  for c_in, c_out in zip(HEAD_WIDTHS, HEAD_WIDTHS[1:]))
+HEAD_WEIGHTS = sum(c_in * c_out
+                   for c_in, c_out in zip(HEAD_WIDTHS, HEAD_WIDTHS[1:]))
+
+
+def _check_params(answer) -> Result:
+    result = check_number(answer, HEAD_PARAMS)
+    if result.correct:
+        return result
+    try:
+        value = parse_number(answer)
+    except Exception:  # the message of check_number already says why
+        return result
+    if value == HEAD_WEIGHTS:
+        return Result(False, f"Not quite: {HEAD_WEIGHTS:,} counts the kernel "
+                             "weights only. Keras also counts one bias per "
+                             "output channel.")
+    if value == HEAD_WEIGHTS * 8 * 8 or value == HEAD_PARAMS * 8 * 8:
+        return Result(False, "Not quite: the spatial size does not enter. The "
+                             "same weights are used at every pixel.")
+    return result
+
+
+# --------------------------------------------------------------------------
+# depth-ex-batchnorm: Conv2D(8, 1), BatchNormalization, Conv2D(4, 1).
+
+BATCHNORM_OPTIONS = (
+    "Nothing beyond one Conv2D(4, 1): at inference batch normalization is a "
+    "fixed scale and shift per channel, so the three layers merge into one",
+    "More: batch normalization divides by a standard deviation, and that "
+    "division is a non-linearity",
+    "More, but only what it learned in training: the batch statistics made "
+    "it non-linear, and that survives into prediction",
+    "Less: the 8 channels in the middle limit the merged kernel's rank to 8",
+)
+
+
+def _check_batchnorm(answer) -> Result:
+    return check_choice(answer, BATCHNORM_OPTIONS[0], BATCHNORM_OPTIONS, explanations={
+        BATCHNORM_OPTIONS[1]:
+            "At inference the standard deviation is a stored number, the moving "
+            "variance learned in training; it does not depend on the input. "
+            "Dividing by a constant is linear.",
+        BATCHNORM_OPTIONS[2]:
+            "In training each batch is normalised with its own statistics, but "
+            "prediction uses the moving averages, fixed numbers. What is left "
+            "is one affine map per channel.",
+        BATCHNORM_OPTIONS[3]:
+            "A map from 3 to 4 channels has rank at most 3 anyway; a middle "
+            "layer of 8 channels limits nothing here.",
+    })
+
+
+# --------------------------------------------------------------------------
+# depth-ex-scale: scale the first layer of a trained ReLU stack by c and the
+# second layer's kernel by 1/c.
+
+SCALE_OPTIONS = (
+    "for every c other than 0",
+    "for every c > 0",
+    "only for c = 1",
+    "only for c = 1 and c = -1",
+)
+
+
+def _check_scale(answer) -> Result:
+    return check_choice(answer, SCALE_OPTIONS[1], SCALE_OPTIONS, explanations={
+        SCALE_OPTIONS[0]:
+            "For c < 0 every pre-activation changes sign, and max(0, -z) is "
+            "not -max(0, z): the units that were active switch off and the "
+            "others switch on. That works without an activation, not with one.",
+        SCALE_OPTIONS[2]:
+            "For c > 0, max(0, c z) = c max(0, z): the factor passes through "
+            "the ReLU, and the second layer's 1/c removes it.",
+        SCALE_OPTIONS[3]:
+            "c = -1 negates every pre-activation; the ReLU then keeps the "
+            "other half of each unit's ramp, a different function.",
+    })
+
+
+# --------------------------------------------------------------------------
+# depth-ex-merge: find and fix the bug in merging two 1x1 convolutions.
+
+def reference_merge(kernel1, bias1, kernel2, bias2):
+    """The single layer equal to two stacked 1x1 convolutions, bias as last row."""
+    kernel1, kernel2 = np.asarray(kernel1), np.asarray(kernel2)
+    return np.vstack([kernel1 @ kernel2, np.asarray(bias1) @ kernel2 + bias2])
+
+
+def _merge_inputs(rng):
+    c_in, c_mid, c_out = rng.integers(1, 7, size=3)
+    return (rng.normal(size=(c_in, c_mid)), rng.normal(size=(c_mid,)),
+            rng.normal(size=(c_mid, c_out)), rng.normal(size=(c_out,)))
+
+
+def _check_merge(fn) -> Result:
+    return check_function(fn, reference_merge, _merge_inputs, trials=8)
+
+
+# --------------------------------------------------------------------------
+# depth-ex-budget: three or more non-linear 1x1 layers on NIN's 16x16x192
+# map, for at most half the MACs of NIN's two 192 -> 192 layers.
+
+BUDGET_SHAPE = (16, 16, 192)
+NIN_PAIR_MACS = 2 * 16 * 16 * 192 * 192
+BUDGET_MACS = NIN_PAIR_MACS // 2
+MIN_NONLINEAR_LAYERS = 3
+
+#: Seconds a learner's function may take before the check gives up.
+TIME_LIMIT_S = 20.0
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the learner's code when the time limit is reached."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread, POSIX only).
+
+    An outer timer (pytest-timeout's, for example) is restored afterwards
+    with the time it had left. Elsewhere the block runs without a limit.
+    """
+    usable = (hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TimeLimit()
+
+    previous_handler = signal.signal(signal.SIGALRM, interrupt)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL,
+                                                         seconds)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay > 0:
+            left = previous_delay - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3),
+                             previous_interval)
+
+
+def _learner_line(err: BaseException) -> str:
+    """'line N' of the learner's own code in the traceback, or ''."""
+    frames = traceback.extract_tb(err.__traceback__)
+    library = (os.sep + "site-packages" + os.sep, os.sep + "conv1x1" + os.sep,
+               os.sep + "lib" + os.sep + "python")
+    own = [frame for frame in frames
+           if not any(part in frame.filename for part in library)]
+    return f" (line {own[-1].lineno})" if own else ""
+
+
+def _call_learner(fn, *args):
+    """``(output, None)`` or ``(None, message)``; never raises."""
+    try:
+        with _time_limit(TIME_LIMIT_S):
+            return fn(*args), None
+    except _TimeLimit:
+        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
+                      "seconds, so the check stopped it. Is there a loop that "
+                      "never ends?")
+    except KeyboardInterrupt:
+        raise
+    except SystemExit:
+        return None, ("Your function tried to stop Python (SystemExit, from "
+                      "sys.exit() or exit()); it must return a tensor instead.")
+    except BaseException as err:  # the learner's code may raise anything
+        return None, (f"Your function raised {type(err).__name__}: {err}"
+                      f"{_learner_line(err)}.")
+
+
+def _is_nonlinear(activation) -> bool:
+    return getattr(activation, "__name__", "linear") != "linear"
+
+
+def _nonlinear_layers(model) -> int:
+    """How many layers of ``model`` apply a non-linearity."""
+    import keras
+
+    count = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.ReLU, keras.layers.LeakyReLU,
+                              keras.layers.ELU, keras.layers.PReLU,
+                              keras.layers.Softmax)):
+            count += 1
+        elif isinstance(layer, (keras.layers.Activation, keras.layers.Conv2D)):
+            count += _is_nonlinear(getattr(layer, "activation", None))
+    return count
+
+
+def _check_budget(fn) -> Result:
+    if not callable(fn):
+        return Result(False, f"Expected a function; received {type(fn).__name__}. "
+                             "Pass the function itself, without calling it.")
+    import keras
+
+    from conv1x1 import cost
+
+    inputs = keras.Input(shape=BUDGET_SHAPE)
+    outputs, failure = _call_learner(fn, inputs)
+    if failure:
+        return Result(False, failure)
+    shape = getattr(outputs, "shape", None)
+    if not isinstance(outputs, keras.KerasTensor):
+        return Result(False, "Expected your function to return a Keras tensor "
+                             "(the output of a layer called on x); received "
+                             f"{type(outputs).__name__}.")
+    if tuple(shape) != (None, *BUDGET_SHAPE):
+        return Result(False, f"The output has shape {tuple(shape)}; it must keep "
+                             f"the input's shape {(None, *BUDGET_SHAPE)}.")
+    try:
+        model = keras.Model(inputs, outputs)
+        records = cost.layer_costs(model)
+    except Exception as err:
+        return Result(False, "Your block could not be built into a model from "
+                             f"x ({type(err).__name__}: {err}). Build every "
+                             "layer on x or on a layer's output.")
+    others = sorted({r.name for r in records if r.macs and r.kind != "pointwise"})
+    if others:
+        return Result(False, "Use 1x1 convolutions only; these layers are not: "
+                             f"{', '.join(others)}.")
+    pointwise = sum(r.kind == "pointwise" for r in records)
+    nonlinear = _nonlinear_layers(model)
+    if pointwise < MIN_NONLINEAR_LAYERS or nonlinear < MIN_NONLINEAR_LAYERS:
+        return Result(False, f"Your block has {pointwise} 1x1 convolutions and "
+                             f"{nonlinear} non-linearities; it needs at least "
+                             f"{MIN_NONLINEAR_LAYERS} of each (a ReLU after "
+                             "each 1x1 convolution).")
+    macs = sum(r.macs for r in records)
+    if macs > BUDGET_MACS:
+        return Result(False, f"Your block costs {macs:,} MACs, over the budget "
+                             f"of {BUDGET_MACS:,}. Narrow the layers inside.")
+    return Result(True, f"Correct: {pointwise} 1x1 convolutions, {nonlinear} "
+                        f"non-linearities, {macs:,} MACs ({macs / NIN_PAIR_MACS:.0%} "
+                        "of NIN's two 192 -> 192 layers).")
+
+
+EXERCISES = (
+    Exercise(
+        label="depth-ex-params",
+        kind="arithmetic",
+        check=_check_params,
+        hints=("Count layer by layer: how many weights and how many biases "
+               "does a 1x1 convolution from C_in to C_out channels have?",
+               "Each layer has C_in * C_out weights and C_out biases; the "
+               "spatial size of the feature map does not matter.",
+               "Add 64 * 32 + 32, 32 * 32 + 32 and 32 * 10 + 10."),
+        placeholder="a whole number",
+    ),
+    Exercise(
+        label="depth-ex-batchnorm",
+        kind="conceptual",
+        check=_check_batchnorm,
+        widget="choice",
+        options=BATCHNORM_OPTIONS,
+        hints=("Write what batch normalization computes at prediction for one "
+               "channel: gamma (h - mean) / sqrt(variance + eps) + beta. Which "
+               "of these numbers depend on the input?",
+               "A fixed scale and shift per channel is a diagonal matrix and a "
+               "bias: put it between the two kernels of the collapse equation."),
+    ),
+    Exercise(
+        label="depth-ex-scale",
+        kind="predict",
+        check=_check_scale,
+        widget="choice",
+        options=SCALE_OPTIONS,
+        hints=("Follow one hidden unit: its pre-activation z becomes c z, the "
+               "ReLU gives max(0, c z), and the second layer divides by c.",
+               "Compare max(0, c z) with c max(0, z) for c = 2 and for c = -1."),
+    ),
+    Exercise(
+        label="depth-ex-merge",
+        kind="debug",
+        check=_check_merge,
+        widget="function",
+        function_name="merge",
+        hints=("The author's test had 8 -> 8 -> 8 layers and zero biases. Try "
+               "3 -> 5 -> 2 layers with random biases.",
+               "Expand (x K1 + b1) K2 + b2 and collect the terms without x: "
+               "which kernel does b1 pass through?",
+               "The merged bias is b1 @ K2 + b2; the merged kernel is right."),
+    ),
+    Exercise(
+        label="depth-ex-budget",
+        kind="design",
+        check=_check_budget,
+        widget="function",
+        function_name="my_stack",
+        hints=("A 1x1 layer from a to b channels costs 16 * 16 * a * b MACs "
+               "here; the first and last layers must read and write 192 "
+               "channels.",
+               "Go in and out of a narrower width d: 192 -> d -> d -> 192 costs "
+               "256 * (2 * 192 * d + d * d) MACs.",
+               "d = 64 costs 7,340,032 MACs: three Conv2D layers with "
+               "kernel_size=1 and activation='relu', widths 64, 64, 192."),
+    ),
+)
