@@ -27,6 +27,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Hypothesis keeps its example database out of the working tree.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY",
+                      os.path.join(tempfile.gettempdir(), "conv1x1-hypothesis"))
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1,::1,localhost"
