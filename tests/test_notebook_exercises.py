@@ -10,12 +10,16 @@ For each ``{exercise}`` block of a notebook in ``book/``:
   ``function`` exercise may first have a stub cell that defines the function
   and checks nothing);
 * a ``{solution-start} <label>`` ... ``{solution-end}`` block follows, folded
-  in the HTML book, with a code cell that runs ``check("<label>", ...)``, and
-  every code cell in it opens collapsed in JupyterLab (source and output);
+  in the HTML book, with a code cell that runs ``check("<label>", ...)``;
+  every cell in it opens collapsed in JupyterLab (jupyter.source_hidden, and
+  for code jupyter.outputs_hidden), its code prints nothing (JupyterLab shows
+  a cell's output once it runs, whatever outputs_hidden says), and the first
+  line, which JupyterLab still shows on a collapsed cell, gives no answer away;
 * no code cell outside a solution calls a checker or builds a widget by hand;
 * a chapter has three exercises or more, at most half of them arithmetic.
 """
 
+import ast
 import importlib
 import json
 import re
@@ -103,6 +107,8 @@ def exercises_in(path):
                 if inside is None:
                     problems.append(f"cell {index}: solution-end without a solution-start")
                 inside = None
+            elif not starts and inside is not None and inside in found:
+                found[inside].solution.append((index, cell))
         elif inside is not None and inside in found:
             found[inside].solution.append((index, cell))
         elif cell["cell_type"] == "code":
@@ -192,30 +198,96 @@ def show_cell_problems(name, found, registered):
     return problems
 
 
-def solution_problems(name, found):
-    """What is wrong with each exercise's worked solution."""
+def output_problems(text):
+    """Why a code cell would show output when run, or [] if it shows none.
+
+    JupyterLab shows the output of a cell as soon as it runs, whatever its
+    jupyter.outputs_hidden (running a cell sets it back to visible), so a
+    solution's code must print nothing: it asserts.
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as err:
+        return [f"its code does not parse ({err.msg}, line {err.lineno})"]
     problems = []
+    called = {getattr(node.func, "id", getattr(node.func, "attr", ""))
+              for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for name in sorted(called & {"print", "display", "show", "imshow", "plot", "subplots"}):
+        problems.append(f"it calls {name}(), which shows output")
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not text.rstrip().endswith(";"):
+        problems.append("its last line is an expression, whose value is shown")
+    return problems
+
+
+def leaks(text, label, exercise):
+    """Whether ``text`` gives away the answer to ``exercise``: the checker accepts
+    the text, a bracketed part of it or a number of three digits or more in it, or
+    the right option is in it."""
+    if exercise is None:
+        return False
+    if exercise.widget == "choice":
+        right = [o for o in exercise.options if exercise.check(o).correct]
+        return any(len(o) > 3 and o in text for o in right)
+    if exercise.widget != "text":
+        return False
+    numbers = re.findall(r"(?<![\w.])[-+]?\d+(?:[,_]\d{3})*(?:\.\d+)?"
+                         r"(?:[eE][-+]?\d+)?(?!\w)", text)
+    # Small numbers such as 2 or 0.5 occur everywhere; only distinctive ones count.
+    candidates = {text.strip(), *re.findall(r"[(\[][^()\[\]]*[)\]]", text),
+                  *(n for n in numbers if sum(c.isdigit() for c in n) >= 3)}
+    return any(exercise.check(c).correct for c in candidates if c)
+
+
+def solution_problems(name, found, registered=None):
+    """What is wrong with each exercise's worked solution, by aspect.
+
+    Returns a dict with three lists of problems: ``"runs"`` (no solution, not
+    a dropdown, never runs its checker), ``"collapsed"`` (a cell that opens
+    expanded in JupyterLab, or whose first line, which JupyterLab shows on the
+    collapsed cell, gives an answer away) and ``"silent"`` (code that shows
+    output when run).
+    """
+    registered = REGISTERED if registered is None else registered
+    problems = {"runs": [], "collapsed": [], "silent": []}
     for label, item in found.items():
         if item.solution_start is None:
-            problems.append(f"{name}: {label} has no solution block")
+            problems["runs"].append(f"{name}: {label} has no solution block")
             continue
         if ":class: dropdown" not in item.solution_markdown:
-            problems.append(f"{name}: the solution of {label} should be a dropdown "
-                            "(:class: dropdown) in the HTML book")
+            problems["runs"].append(f"{name}: the solution of {label} should be a dropdown "
+                                    "(:class: dropdown) in the HTML book")
         runs = rf"(?<![\w.])check\(\s*[\"']{re.escape(label)}[\"']"
         if not any(cell["cell_type"] == "code" and re.search(runs, source(cell))
                    for _, cell in item.solution):
-            problems.append(f'{name}: the solution of {label} never runs '
-                            f'check("{label}", ...)')
+            problems["runs"].append(f'{name}: the solution of {label} never runs '
+                                    f'check("{label}", ...)')
         for index, cell in item.solution:
-            if cell["cell_type"] != "code":
-                continue
+            where = f"{name} cell {index} (solution of {label})"
             jupyter = cell.get("metadata", {}).get("jupyter", {})
-            for key in ("source_hidden", "outputs_hidden"):
+            keys = ("source_hidden", "outputs_hidden") if cell["cell_type"] == "code" \
+                else ("source_hidden",)
+            for key in keys:
                 if jupyter.get(key) is not True:
-                    problems.append(f"{name} cell {index} (solution of {label}): set "
-                                    f"metadata jupyter.{key} to true")
+                    problems["collapsed"].append(f"{where}: set metadata jupyter.{key} "
+                                                 "to true")
+            lines = [line for line in source(cell).splitlines() if line.strip()]
+            first = lines[0] if lines else ""
+            for other in found:
+                if leaks(first, other, registered.get(other)):
+                    problems["collapsed"].append(
+                        f"{where}: its first line, which JupyterLab shows on the "
+                        f"collapsed cell, gives away {other}: {first!r}")
+            if cell["cell_type"] == "code":
+                for why in output_problems(source(cell)):
+                    problems["silent"].append(
+                        f"{where}: {why}; JupyterLab shows the output of a cell once it "
+                        "runs, even with jupyter.outputs_hidden, so after Run All it "
+                        "would appear under the exercise. Assert instead.")
     return problems
+
+
+def all_solution_problems(name, found, registered=None):
+    return [p for group in solution_problems(name, found, registered).values() for p in group]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -227,9 +299,22 @@ def test_the_cell_under_an_exercise_only_shows_its_widget(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_every_exercise_has_a_folded_solution_that_runs_its_checker(path):
-    found, _ = CHAPTERS[path.stem]
-    problems = solution_problems(path.name, found)
+def test_every_exercise_has_a_dropdown_solution_that_runs_its_checker(path):
+    problems = solution_problems(path.name, CHAPTERS[path.stem][0])["runs"]
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_solution_cell_opens_collapsed_in_jupyterlab(path):
+    """Markdown and code, source and output; and its visible first line gives nothing away."""
+    problems = solution_problems(path.name, CHAPTERS[path.stem][0])["collapsed"]
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_code_shows_no_output(path):
+    """JupyterLab unhides a cell's output when it runs: a solution asserts, it does not print."""
+    problems = solution_problems(path.name, CHAPTERS[path.stem][0])["silent"]
     assert problems == [], "\n".join(problems)
 
 
@@ -248,8 +333,8 @@ def test_exemptions_name_chapters_that_exist():
     assert set(FEWER_EXERCISES) <= stems, sorted(set(FEWER_EXERCISES) - stems)
 
 
-def _markdown(text):
-    return {"cell_type": "markdown", "metadata": {}, "source": text}
+def _markdown(text, **metadata):
+    return {"cell_type": "markdown", "metadata": metadata, "source": text}
 
 
 def _code(text, **metadata):
@@ -267,12 +352,13 @@ def _demo(tmp_path, cells):
 
 
 def _fake_registry():
-    from conv1x1.exercises import Exercise, Result
+    from conv1x1.exercises import Exercise, Result, check_number
 
     def never(answer):
         return Result(False, "")
 
-    return {"demo-ex-a": Exercise("demo-ex-a", "arithmetic", never),
+    return {"demo-ex-a": Exercise("demo-ex-a", "arithmetic",
+                                  lambda answer: check_number(answer, 3)),
             "demo-ex-f": Exercise("demo-ex-f", "design", never, widget="function",
                                   function_name="my_block")}
 
@@ -282,22 +368,24 @@ def test_a_chapter_that_follows_the_design_passes(tmp_path):
         _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
         _code('show("demo-ex-a")', tags=["remove-input"]),
         _markdown("````{solution-start} demo-ex-a\n:class: dropdown\n````"),
-        _markdown("Explanation with the number 3."),
-        _code('result = check("demo-ex-a", 3)\nassert result.correct', jupyter=HIDDEN),
+        _markdown("The explanation.\n\nIt has the number 3.",
+                  jupyter={"source_hidden": True}),
+        _code('answer = 1 + 2\nresult = check("demo-ex-a", answer)\nassert result.correct',
+              jupyter=HIDDEN),
         _markdown("````{solution-end}\n````"),
         _markdown(":::{exercise}\n:label: demo-ex-f\n:nonumber:\n\nWrite my_block.\n:::"),
         _code("def my_block(x):\n    # your code here\n    raise NotImplementedError"),
         _code('show("demo-ex-f")', tags=["remove-input"]),
         _markdown("````{solution-start} demo-ex-f\n:class: dropdown\n````"),
         _code("def my_block(x):\n    return x", jupyter=HIDDEN),
-        _code('check("demo-ex-f", my_block)', jupyter=HIDDEN),
+        _code('assert check("demo-ex-f", my_block).correct', jupyter=HIDDEN),
         _markdown("````{solution-end}\n````"),
     ])
     assert problems == []
     assert sorted(found) == ["demo-ex-a", "demo-ex-f"]
     assert [i for i, _ in found["demo-ex-f"].solution] == [10, 11]
     assert show_cell_problems("demo", found, _fake_registry()) == []
-    assert solution_problems("demo", found) == []
+    assert all_solution_problems("demo", found, _fake_registry()) == []
 
 
 def test_the_checks_catch_an_answer_in_sight_and_open_solutions(tmp_path):
@@ -307,7 +395,8 @@ def test_the_checks_catch_an_answer_in_sight_and_open_solutions(tmp_path):
         _markdown("````{solution-start} demo-ex-a\n````"),              # no dropdown
         _code('print(check("demo-ex-a", 3).message)',
               jupyter={"source_hidden": True}),                          # output open
-        _code("print(3)"),                                               # source open
+        _code("answer = 3.00\nanswer"),                                # source open
+        _markdown("The answer is 3.00, since ..."),                      # open, leaks
         _markdown("````{solution-end}\n````"),
         _code("check_a = partial(exercises.check_number, expected=3)"),  # by hand
         _markdown("```{exercise}\n:label: demo-ex-f\n\nWrite my_block.\n```"),
@@ -318,16 +407,21 @@ def test_the_checks_catch_an_answer_in_sight_and_open_solutions(tmp_path):
         _code("print(1)", jupyter=HIDDEN),                               # never checks
     ])
     assert any("check_number" in p for p in problems)
-    assert any("cell 10: check(...) outside a solution" in p for p in problems)
+    assert any("cell 11: check(...) outside a solution" in p for p in problems)
     assert any("demo-ex-f has no solution-end" in p for p in problems)
     shown = "\n".join(show_cell_problems("demo", found, _fake_registry()))
     assert "show cell of demo-ex-a needs the tag remove-input" in shown
     assert "stub under demo-ex-f must not check" in shown
-    assert 'cell 9: the cell under exercise demo-ex-f must be the one line' in shown
-    solved = "\n".join(solution_problems("demo", found))
+    assert 'cell 10: the cell under exercise demo-ex-f must be the one line' in shown
+    solved = "\n".join(all_solution_problems("demo", found, _fake_registry()))
     assert "solution of demo-ex-a should be a dropdown" in solved
     assert "cell 3 (solution of demo-ex-a): set metadata jupyter.outputs_hidden" in solved
     assert "cell 4 (solution of demo-ex-a): set metadata jupyter.source_hidden" in solved
+    assert "cell 5 (solution of demo-ex-a): set metadata jupyter.source_hidden" in solved
+    assert "cell 3 (solution of demo-ex-a): it calls print()" in solved
+    assert "cell 4 (solution of demo-ex-a): its last line is an expression" in solved
+    assert "cell 4 (solution of demo-ex-a): its first line, which JupyterLab shows" in solved
+    assert "cell 5 (solution of demo-ex-a): its first line" in solved
     assert 'solution of demo-ex-f never runs check("demo-ex-f", ...)' in solved
     assert "cell 3 (solution of demo-ex-a): set metadata jupyter.source_hidden" not in solved
 
