@@ -3,15 +3,17 @@
 Starts ``jupyter lab`` on 127.0.0.1 with a token and temporary settings and
 runtime folders, opens a copy of the chapter (so nothing is saved into
 ``book/``), runs every cell, and checks what a learner sees: the exercise
-markup rendered by jupyterlab-myst, the explorer reacting to a slider, and an
-exercise's Check button giving feedback. The server is stopped at the end,
-whatever happened.
+markup rendered by jupyterlab-myst, the worked solutions folded (source and
+output), the explorer reacting to a slider, a text exercise's Check button
+giving feedback, and a function exercise checking the function the learner
+defines again in a new cell. The server is stopped at the end, whatever
+happened.
 """
 
 import json
 import os
+import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +25,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "structure.ipynb"
+#: Printed by a cell appended to the copy: every cell before it has run.
+SENTINEL = "every cell of the chapter ran"
+#: The chapter's function exercise, and a correct answer a learner might type.
+FUNCTION_NAME = "my_pointwise"
+LEARNER_ANSWER = "def my_pointwise(x, w, b):\n    return x @ w + b\n"
+
+
+def solution_cells(path):
+    """The cells that the chapter marks to open collapsed in JupyterLab, and lines
+    of their code below the first (which the placeholder shows) that appear
+    nowhere else in the chapter."""
+    cells = json.loads(path.read_text())["cells"]
+    hidden = [c for c in cells
+              if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+    elsewhere = "\n".join("".join(c["source"]) for c in cells if c not in hidden)
+    lines = [line.strip() for c in hidden if c["cell_type"] == "code"
+             for line in "".join(c["source"]).strip().splitlines()[1:]]
+    return hidden, [line for line in lines if len(line) > 12 and line not in elsewhere]
 
 
 def free_port():
@@ -36,7 +56,10 @@ def lab(tmp_path_factory, chromium_executable):
     tmp = tmp_path_factory.mktemp("lab")
     notebooks = tmp / "notebooks"
     notebooks.mkdir()
-    shutil.copy(ROOT / "book" / CHAPTER, notebooks / CHAPTER)
+    chapter = json.loads((ROOT / "book" / CHAPTER).read_text())
+    chapter["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {},
+                             "outputs": [], "source": f"print({SENTINEL!r})"})
+    (notebooks / CHAPTER).write_text(json.dumps(chapter, indent=1))
     settings = tmp / "settings"
     # Render every cell, not only those scrolled into view, so the page can be checked.
     tracker = settings / "@jupyterlab" / "notebook-extension"
@@ -134,18 +157,20 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
             except PlaywrightTimeout:
                 if attempt:
                     raise
-        # The last code cell prints the bottleneck factor when everything has run.
-        page.get_by_text("factor 8.47").wait_for(timeout=240_000)
+        # The appended last cell prints the sentinel once everything has run; Run All
+        # stops at an error, so a traceback is reported instead of waiting in vain.
         errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
                               " .jp-RenderedText:has-text('Traceback')")
-        assert errors.count() == 0
+        ran = page.locator(".jp-OutputArea-output", has_text=SENTINEL)
+        ran.or_(errors).first.wait_for(state="attached", timeout=300_000)
+        assert errors.count() == 0, errors.first.text_content()[-3000:]
 
         # jupyterlab-myst renders the exercise directives instead of showing raw markup.
         markdown = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown, .jp-MarkdownCell .myst")
         assert markdown.count() > 10
         all_text = page.locator(".jp-Notebook").inner_text()
         assert "{exercise}" not in all_text and "{solution-start}" not in all_text
-        exercise = page.locator(".jp-MarkdownCell", has_text="How many parameters does it have")
+        exercise = page.locator(".jp-MarkdownCell", has_text="Predict the shape of the output")
         assert exercise.locator("aside, .admonition, [class*='exercise']").count() >= 1
 
         # The explorer: changing a slider updates the printed shapes.
@@ -159,20 +184,73 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         # The output area is re-rendered, so look it up again.
         explorer.get_by_text("(8, 29, 28, 64)").wait_for(timeout=20_000)
 
-        # The first exercise: a wrong answer, then the right one.
+        # The first exercise, a shape: malformed, wrong, then right; each Check
+        # replaces the verdict.
         box = page.locator(".conv1x1-exercise").first
         field = box.locator("input[type='text']")
         check = box.locator("button", has_text="Check")
         field.fill("one hundred")
         check.click()
-        box.get_by_text("is not a number").wait_for(timeout=20_000)
-        field.fill("123")
+        box.get_by_text("is not a whole number").wait_for(timeout=20_000)
+        field.fill("(8, 28, 28, 32)")
         check.click()
-        box.get_by_text("too small").wait_for(timeout=20_000)
-        field.fill("16,448")
+        box.get_by_text("wrong in axis 1, 2").wait_for(timeout=20_000)
+        field.fill("(8, 14, 14, 32)")
         check.click()
-        box.get_by_text("Correct: 16,448").wait_for(timeout=20_000)
-        assert "✔" in box.inner_text()
+        box.get_by_text("Correct: (8, 14, 14, 32)").wait_for(timeout=20_000)
+        assert "✔" in box.inner_text() and "wrong in axis" not in box.inner_text()
+        hint = box.locator("button", has_text="Hint")
+        hint.click()
+        box.get_by_text("Hint 1 of").wait_for(timeout=20_000)
+        assert "Hint 2 of" not in box.inner_text()
+
+        # The function exercise: Check runs the chapter's buggy my_pointwise ...
+        function_box = page.locator(".conv1x1-exercise", has_text=FUNCTION_NAME)
+        assert function_box.count() == 1
+        function_check = function_box.locator("button", has_text="Check")
+        function_check.click()
+        function_box.get_by_text("Case 1").wait_for(timeout=30_000)
+        assert "✘" in function_box.inner_text()
+        # ... then the learner defines the function again in a new cell below the
+        # exercise's widget, runs that cell, and Check finds the new definition.
+        widget_cell = page.locator(".jp-CodeCell", has=function_box)
+        widget_cell.locator(".jp-InputPrompt").first.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        new_cell = widget_cell.locator(
+            "xpath=following-sibling::div[contains(concat(' ', @class, ' '), ' jp-Cell ')][1]")
+        new_cell.locator(".cm-content").wait_for(timeout=20_000)
+        new_cell.locator(".cm-content").click()
+        page.keyboard.insert_text(LEARNER_ANSWER)
+        typed = new_cell.locator(".cm-content").inner_text()
+        assert typed.split() == LEARNER_ANSWER.split(), typed
+        page.keyboard.press("Shift+Enter")
+        new_cell.locator(".jp-InputPrompt").filter(
+            has_text=re.compile(r"\[\d+\]")).wait_for(timeout=30_000)
+        function_check.click()
+        function_box.get_by_text("Correct on all").wait_for(timeout=30_000)
+        assert "✔" in function_box.inner_text() and "Case 1" not in function_box.inner_text()
+
+        # Every worked solution opens collapsed: a placeholder instead of its cells'
+        # sources, and, after Run All, no output of its code in sight (JupyterLab
+        # shows a cell's output once it runs, so solution code must print nothing).
+        hidden, unique_lines = solution_cells(notebooks / CHAPTER)
+        assert len(hidden) >= 3 and unique_lines
+        placeholders = page.locator(".jp-Cell .jp-InputPlaceholder")
+        assert placeholders.count() == len(hidden)
+        for i in range(len(hidden)):
+            assert placeholders.nth(i).is_visible()
+        all_text = page.locator(".jp-Notebook").inner_text()
+        for line in unique_lines:
+            # The placeholder shows a cell's first line, never the rest of its source
+            # (lines the learner typed in the new cell above are theirs to see).
+            if line not in LEARNER_ANSWER:
+                assert line not in all_text, f"solution source in sight: {line}"
+        shown = page.locator(".jp-CodeCell:has(.jp-InputPlaceholder) "
+                            ".jp-OutputArea-output:visible")
+        assert shown.count() == 0, (
+            "solution output in sight after Run All: "
+            + " | ".join(shown.nth(i).inner_text()[:200] for i in range(shown.count())))
     finally:
         (ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ROOT / "_build" / "screenshots" / "lab-structure.png"))
