@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conv1x1 import exercises as ex
 
@@ -581,3 +583,63 @@ def test_exercise_widget_finds_the_function_in_ipythons_namespace():
         assert "line 2 (x = a.reshape(7))" in feedback.value
     finally:
         InteractiveShell.clear_instance()
+
+
+# --------------------------------------------------------------------------
+# Properties: on any input the parsers give a value or a ValueError with a
+# message, and accept only text made of the characters of a number or shape.
+
+NUMBER_CHARACTERS = set("0123456789+-.eE,_kKmMgGbB")
+SHAPE_CHARACTERS = set("0123456789,x×*()[]")
+near_numbers = st.from_regex(r"\A[-+ ]?[0-9,._ eE]{0,12}[kKmMgGbB]?\Z") | st.text(max_size=40)
+near_shapes = st.from_regex(r"\A[(\[]?[0-9, x×*]{0,20}[)\]]?\Z") | st.text(max_size=40)
+
+
+@settings(max_examples=300)
+@given(near_numbers)
+def test_parse_number_on_any_text(text):
+    try:
+        value = ex.parse_number(text)
+    except ValueError as err:
+        assert str(err) and len(str(err)) < 300
+    else:
+        assert np.isfinite(value)
+        assert all(c in NUMBER_CHARACTERS or c.isspace() for c in text), "not a number"
+
+
+@settings(max_examples=300)
+@given(near_shapes)
+def test_parse_shape_on_any_text(text):
+    try:
+        shape = ex.parse_shape(text)
+    except ValueError as err:
+        assert str(err) and len(str(err)) < 300
+    else:
+        assert shape and all(isinstance(d, int) and 0 <= d < 10**9 for d in shape)
+        assert all(c in SHAPE_CHARACTERS or c.isspace() for c in text), "not a shape"
+
+
+@given(st.lists(st.integers(0, 10**9 - 1), min_size=1, max_size=6))
+def test_parse_shape_reads_every_way_of_writing_a_shape(dims):
+    shape = tuple(dims)
+    for text in (str(shape), str(list(shape)), " x ".join(map(str, shape)),
+                 ",".join(map(str, shape)), "×".join(map(str, shape))):
+        assert ex.parse_shape(text) == shape, text
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-10**15, 10**15))
+def test_parse_number_reads_numbers_as_written(value):
+    assert ex.parse_number(repr(value)) == float(value)
+    if isinstance(value, int):
+        assert ex.parse_number(f"{value:,}") == value
+
+
+@given(st.one_of(st.text(max_size=30), st.none(), st.integers(), st.floats(),
+                 st.lists(st.integers(), max_size=5), st.booleans()),
+       st.floats(-1e12, 1e12, allow_nan=False))
+def test_check_number_and_check_shape_never_raise(answer, expected):
+    for result in (ex.check_number(answer, expected),
+                   ex.check_shape(answer, (8, 14, 14, 32))):
+        assert isinstance(result, ex.Result) and result.message
+    if ex.check_number(answer, expected).correct:
+        assert abs(ex.parse_number(answer) - expected) <= 1e-6 * abs(expected)
