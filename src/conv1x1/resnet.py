@@ -25,6 +25,8 @@ Introduced in the ResNet chapter.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from conv1x1 import _checks
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "STRIDE_AT",
     "basic_block",
     "bottleneck_block",
+    "ResNetCost",
     "resnet",
+    "resnet_cost",
     "resnet_small",
     "shortcut_path",
     "stage_output_names",
@@ -533,3 +537,103 @@ def resnet_small(blocks: int = 3, input_shape=(32, 32, 3), classes: int = 10, *,
     layers = _layer_count("basic", stages)
     default = f"{'plain' if shortcut is None else 'resnet'}{layers}_small"
     return keras.Model(inputs, x, name=name or default)
+
+
+@dataclass(frozen=True)
+class ResNetCost:
+    """What :func:`resnet_cost` counts for one network.
+
+    Attributes:
+        layers: weighted layers (convolutions of the stem and the residual
+            branches, and the classifier), the number in the network's name.
+        params: parameters as Keras's ``count_params`` reports them (batch
+            normalization's four numbers per channel included).
+        macs: multiply-accumulates for one image, the classifier included.
+        stage_params: parameters of each stage conv2_x, conv3_x, ...
+        stage_macs: MACs of each stage.
+    """
+
+    layers: int
+    params: int
+    macs: int
+    stage_params: tuple[int, ...]
+    stage_macs: tuple[int, ...]
+
+
+def resnet_cost(depth: int = 50, *, stages=None, expansion: int = 4,
+                input_size: int = 224, classes: int = 1000, shortcut="B",
+                stride_at: str = "1x1", use_bias: bool = False) -> ResNetCost:
+    """Parameters and MACs of :func:`resnet`'s network, by formula, without Keras.
+
+    Walks the same table as :func:`resnet` and adds each convolution's
+    ``k * k * C_in * C_out`` weights (plus four batch-normalization numbers
+    per output channel, and a bias per filter with ``use_bias``) and its
+    ``H' * W' * k * k * C_in * C_out`` MACs. It takes microseconds, so an
+    explorer can redraw on every change; the ResNet chapter checks it
+    against :func:`conv1x1.cost.layer_costs` of the built model.
+
+    Paper: He et al. 2016 (arXiv:1512.03385), Table 1.
+
+    Args:
+        depth, stages, expansion, classes, shortcut, stride_at, use_bias: as
+            in :func:`resnet` (``shortcut=None`` counts the plain network).
+        input_size: height and width of the square input (>= 32).
+
+    Returns:
+        A :class:`ResNetCost`.
+
+    Raises:
+        ValueError: for the arguments :func:`resnet` refuses, or an
+            ``input_size`` below the network's total stride.
+
+    Introduced in the ResNet chapter.
+    """
+    depth = _check_depth(depth)
+    kind, blocks = RESNET_STAGES[depth]
+    if stages is None:
+        stages = tuple(zip(STAGE_WIDTHS, blocks))
+    else:
+        stages = _checks.stage_table(stages, ("width", "blocks"))
+    expansion = _checks.integer_at_least(expansion, "expansion", 1,
+                                         "The paper uses 4.")
+    size = _checks.integer_at_least(input_size, "input_size",
+                                    2 ** (len(stages) + 1),
+                                    "The network's total stride must fit.")
+    classes = _checks.positive_int(classes, "classes")
+    _check_shortcut(shortcut)
+    stride_at = _checks.choice(stride_at, STRIDE_AT, "stride_at")
+    extra = 4 + _checks.boolean(use_bias, "use_bias")  # per output channel
+
+    def conv(h_out, k, c_in, c_out):
+        return k * k * c_in * c_out + extra * c_out, h_out * h_out * k * k * c_in * c_out
+
+    size = -(-size // 2)
+    params, macs = conv(size, 7, 3, 64)
+    size = -(-size // 2)
+    c_in = 64
+    stage_params, stage_macs = [], []
+    for i, (width, count) in enumerate(stages):
+        p_stage = m_stage = 0
+        for j in range(count):
+            stride = 2 if i > 0 and j == 0 else 1
+            h_out = -(-size // stride)
+            if kind == "basic":
+                out = width
+                convs = [conv(h_out, 3, c_in, width), conv(h_out, 3, width, width)]
+            else:
+                out = expansion * width
+                first = h_out if stride_at == "1x1" else size
+                convs = [conv(first, 1, c_in, width), conv(h_out, 3, width, width),
+                         conv(h_out, 1, width, out)]
+            changes = stride != 1 or c_in != out
+            if shortcut == "C" or (shortcut == "B" and changes):
+                convs.append(conv(h_out, 1, c_in, out))
+            p_stage += sum(p for p, _ in convs)
+            m_stage += sum(m for _, m in convs)
+            c_in, size = out, h_out
+        stage_params.append(p_stage)
+        stage_macs.append(m_stage)
+    params += sum(stage_params) + c_in * classes + classes
+    macs += sum(stage_macs) + c_in * classes
+    return ResNetCost(_layer_count(kind, stages), params, macs, tuple(stage_params),
+                      tuple(stage_macs))
