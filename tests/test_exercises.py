@@ -112,8 +112,6 @@ def _walk(widget):
 
 
 def _find(box, kind, description=None):
-    import ipywidgets as widgets
-
     for w in _walk(box):
         if isinstance(w, kind) and (description is None or w.description == description):
             return w
