@@ -16,6 +16,14 @@ The package has three layers, kept apart as in Kaggle's learntools:
   ``show("structure-ex-shape")``, and a worked solution runs its answer
   through the same checker with ``check("structure-ex-shape", answer)``.
 
+The widget :func:`show` displays has a Check button (every press replaces
+the verdict; nothing raises out of it) and a Hint button that shows the
+hints one at a time. For a function exercise, Check looks the function up
+by name in the notebook's namespace when it is pressed, so the learner's
+latest definition is the one checked. ``answer_widget``, ``choice_widget``
+and ``function_widget``, which take a checker built in the notebook, are
+superseded by :func:`show` and kept only while chapters move to it.
+
 Introduced in the chapter "The structure of a 1x1 convolution".
 """
 

@@ -484,7 +484,8 @@ def check_function(fn, reference: Callable, make_inputs: Callable, *,
         try:
             got = _call_with_time_limit(fn, args, time_limit)
         except _TimeLimit as stop:
-            message = (f"Your function did not return within {time_limit:g} seconds "
+            unit = "second" if time_limit == 1 else "seconds"
+            message = (f"Your function did not return within {time_limit:g} {unit} "
                        f"on inputs of shapes {shapes}: is there a loop that never ends?")
             if stop.args:
                 message += (" It may still be running in the background; restart the "
