@@ -315,6 +315,27 @@ def test_check_function_time_limit_leaves_no_alarm_behind():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_check_function_time_limit_keeps_an_outer_timer():
+    import signal
+
+    fired = []
+
+    def outer_handler(*args):
+        fired.append(1)
+
+    previous = signal.signal(signal.SIGALRM, outer_handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        assert ex.check_function(lambda a: a, lambda a: a, _inputs, time_limit=0.2).correct
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25.0 < left <= 30.0
+        assert signal.getsignal(signal.SIGALRM) is outer_handler
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fired == []
+
+
 @pytest.mark.parametrize("escape, words", [
     (SystemExit, "SystemExit"), (KeyboardInterrupt, "KeyboardInterrupt"),
     (GeneratorExit, "GeneratorExit"),
