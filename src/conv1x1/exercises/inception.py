@@ -1,0 +1,297 @@
+"""Exercises of the chapter "Inception (GoogLeNet)".
+
+Four questions: the parameters of an auxiliary classifier attached to module
+4e (arithmetic), why the naive module's output keeps growing (conceptual), a
+module designed under a budget of multiply-accumulates (design), and a
+pooling branch whose output does not fit the concatenation (debug).
+
+The two function checkers build the learner's code on symbolic inputs, with
+a time limit, and never raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import numpy as np
+
+from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._registry import Exercise
+
+# --------------------------------------------------------------------------
+# inception-ex-aux: an auxiliary classifier on 4e's 14x14x832 output.
+
+AUX_CHANNELS = 832
+AUX_CLASSES = 1000
+#: 5x5/3 average pooling turns 14x14 into 4x4; then 1x1 conv to 128, fc 1024, fc 1000.
+AUX_WEIGHTS = AUX_CHANNELS * 128 + 4 * 4 * 128 * 1024 + 1024 * AUX_CLASSES
+AUX_PARAMS = AUX_WEIGHTS + 128 + 1024 + AUX_CLASSES
+
+
+def _check_aux(answer) -> Result:
+    result = check_number(answer, AUX_PARAMS)
+    if result.correct:
+        return result
+    try:
+        value = parse_number(answer)
+    except ValueError:
+        return result
+    if value == AUX_WEIGHTS:
+        return Result(False, "Not quite: that counts the weights only; Keras also "
+                             "counts one bias per filter and per unit.")
+    no_pool = (AUX_CHANNELS * 128 + 128 + 14 * 14 * 128 * 1024 + 1024
+               + 1024 * AUX_CLASSES + AUX_CLASSES)
+    if value == no_pool:
+        return Result(False, "Not quite: the 5x5 average pooling with stride 3 comes "
+                             "first, so the fully connected layer reads a 4x4x128 "
+                             "map, not 14x14x128.")
+    return result
+
+
+# --------------------------------------------------------------------------
+# inception-ex-growth: why the naive module's output grows.
+
+GROWTH_OPTIONS = (
+    "Its pooling branch passes all C_in input channels on, so the output has "
+    "C_in plus the filters of the three convolutions",
+    "Its 5x5 branch has more filters than its other branches",
+    "Max pooling with stride 1 doubles the number of channels it reads",
+    "The concatenation also keeps the outputs of the 1x1 reductions",
+)
+
+
+def _check_growth(answer) -> Result:
+    return check_choice(answer, GROWTH_OPTIONS[0], GROWTH_OPTIONS, explanations={
+        GROWTH_OPTIONS[1]:
+            "The filter counts are chosen freely, and in GoogLeNet the 5x5 "
+            "branches are the narrowest. Even with few filters everywhere, the "
+            "output would have more channels than the input.",
+        GROWTH_OPTIONS[2]:
+            "Pooling works on each channel separately: it keeps the number of "
+            "channels, C_in in, C_in out. That is exactly the problem: all C_in "
+            "of them reach the concatenation.",
+        GROWTH_OPTIONS[3]:
+            "The naive module has no 1x1 reductions, and in the real module the "
+            "reductions' outputs feed the 3x3 and 5x5 convolutions; they are "
+            "not concatenated.",
+    }, hint="Count the channels of each branch's output: which one depends on "
+            "the input's channels rather than on a filter count?")
+
+
+# --------------------------------------------------------------------------
+# Calling a learner's function safely.
+
+#: Seconds a learner's function may take before the check gives up.
+TIME_LIMIT_S = 20.0
+
+
+class _TimeLimit(BaseException):
+    """Raised inside the learner's code when the time limit is reached."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread, POSIX only)."""
+    if not (hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TimeLimit()
+
+    previous_handler = signal.signal(signal.SIGALRM, interrupt)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler)
+        if previous_delay > 0:
+            left = previous_delay - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), previous_interval)
+
+
+def _build(fn, shape, *args):
+    """``(model, None)`` or ``(None, message)``: the learner's function on an input."""
+    import keras
+
+    if not callable(fn):
+        return None, (f"Expected a function; received {type(fn).__name__}. Pass "
+                      "the function itself, without calling it.")
+    inputs = keras.Input(shape=shape)
+    try:
+        with _time_limit(TIME_LIMIT_S):
+            outputs = fn(inputs, *args)
+    except _TimeLimit:
+        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
+                      "seconds, so the check stopped it.")
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # the learner's code may raise anything
+        return None, f"Your function raised {type(err).__name__}: {err}."
+    if not isinstance(outputs, keras.KerasTensor):
+        return None, ("Expected your function to return a Keras tensor (the output "
+                      f"of a layer called on x); received {type(outputs).__name__}.")
+    try:
+        return keras.Model(inputs, outputs), None
+    except Exception as err:
+        return None, (f"Your code could not be built into a model from x "
+                      f"({type(err).__name__}: {err}). Build every layer on x or "
+                      "on a layer's output.")
+
+
+def _relu(layer) -> bool:
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
+
+
+# --------------------------------------------------------------------------
+# inception-ex-budget: a module on 3b's input for at most 200M MACs.
+
+BUDGET_SHAPE = (28, 28, 256)
+BUDGET_CHANNELS = 480
+BUDGET_MACS = 200_000_000
+#: Module 3b as printed in Table 1, for comparison.
+MODULE_3B_MACS = 28 * 28 * (256 * (128 + 128 + 32 + 64) + 9 * 128 * 192 + 25 * 32 * 96)
+
+
+def _check_budget(fn) -> Result:
+    import keras
+
+    from conv1x1 import cost
+
+    model, failure = _build(fn, BUDGET_SHAPE)
+    if failure:
+        return Result(False, failure)
+    if tuple(model.output.shape) != (None, 28, 28, BUDGET_CHANNELS):
+        return Result(False, f"The output has shape {tuple(model.output.shape)}; "
+                             f"expected {(None, 28, 28, BUDGET_CHANNELS)}.")
+    layers = model.layers
+    if not any(isinstance(layer, keras.layers.Concatenate) for layer in layers):
+        return Result(False, "Your module has no Concatenate layer: the branches' "
+                             "outputs must be concatenated on the channel axis.")
+    convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
+    kernels = {tuple(layer.kernel_size) for layer in convs}
+    missing = [k for k in ((3, 3), (5, 5)) if k not in kernels]
+    if missing or not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in layers):
+        return Result(False, "An inception module needs a 3x3 and a 5x5 convolution "
+                             "and a max-pooling branch; yours lacks "
+                             + (", ".join(f"a {k[0]}x{k[1]} convolution" for k in missing)
+                                or "the max pooling") + ".")
+    linear = [layer.name for layer in convs if not _relu(layer)]
+    if linear:
+        return Result(False, f"Every convolution needs a ReLU; these have none: "
+                             f"{', '.join(linear)}.")
+    try:
+        macs = sum(r.macs for r in cost.layer_costs(model))
+    except Exception as err:
+        return Result(False, f"The module's cost could not be counted ({err}).")
+    if macs > BUDGET_MACS:
+        return Result(False, f"Your module costs {macs:,} MACs, over the budget of "
+                             f"{BUDGET_MACS:,}. Narrow the reductions in front of "
+                             "the 3x3 and 5x5 convolutions.")
+    return Result(True, f"Correct: {macs:,} MACs, {macs / MODULE_3B_MACS:.0%} of "
+                        "module 3b's, for the same 480 output channels.")
+
+
+# --------------------------------------------------------------------------
+# inception-ex-pool-branch: the pooling branch must keep the spatial size.
+
+BRANCH_CASES = (((28, 28, 192), 32), ((7, 9, 16), 8))
+
+
+def _check_pool_branch(fn) -> Result:
+    import keras
+
+    for shape, pool_proj in BRANCH_CASES:
+        model, failure = _build(fn, shape, pool_proj)
+        if failure:
+            return Result(False, failure)
+        case = f"For x of shape {(None, *shape)} and pool_proj={pool_proj}"
+        expected = (None, shape[0], shape[1], pool_proj)
+        if tuple(model.output.shape) != expected:
+            return Result(False, f"{case} the branch outputs {tuple(model.output.shape)}"
+                                 f"; to be concatenated with the other branches it "
+                                 f"must output {expected}.")
+        pools = [layer for layer in model.layers
+                 if isinstance(layer, keras.layers.MaxPooling2D)]
+        convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+        if (len(pools) != 1 or tuple(pools[0].pool_size) != (3, 3)
+                or len(convs) != 1 or tuple(convs[0].kernel_size) != (1, 1)):
+            return Result(False, f"{case} the branch should be one 3x3 max pooling "
+                                 "followed by one 1x1 convolution.")
+        if not _relu(convs[0]):
+            return Result(False, "The 1x1 projection needs its ReLU, like every "
+                                 "convolution of GoogLeNet.")
+        x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
+        try:
+            import tensorflow as tf
+
+            kernel, bias = (np.asarray(w) for w in convs[0].get_weights())
+            pooled = tf.nn.max_pool2d(x, 3, 1, "SAME").numpy()
+            want = np.maximum(pooled @ kernel[0, 0] + bias, 0.0)
+            got = np.asarray(keras.ops.convert_to_numpy(model(x)), dtype=float)
+        except Exception as err:
+            return Result(False, f"{case} the branch could not be run "
+                                 f"({type(err).__name__}: {err}).")
+        if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
+            return Result(False, f"{case} the values differ from a 3x3 max pooling "
+                                 "with stride 1 and 'same' padding followed by the "
+                                 "1x1 convolution.")
+    return Result(True, "Correct: stride 1 and 'same' padding keep the spatial size, "
+                        "so the branch fits the concatenation.")
+
+
+EXERCISES = (
+    Exercise(
+        label="inception-ex-aux",
+        kind="arithmetic",
+        check=_check_aux,
+        hints=("Follow the layers: average pooling 5x5 with stride 3 on 14x14 "
+               "(how large is the output?), a 1x1 convolution to 128, a fully "
+               "connected layer of 1024 units, one of 1000.",
+               "The pooling gives 4x4, so the first fully connected layer reads "
+               "4 * 4 * 128 = 2,048 numbers.",
+               "Add (832 * 128 + 128) + (2048 * 1024 + 1024) + (1024 * 1000 + 1000)."),
+        placeholder="a whole number",
+    ),
+    Exercise(
+        label="inception-ex-growth",
+        kind="conceptual",
+        check=_check_growth,
+        widget="choice",
+        options=GROWTH_OPTIONS,
+        hints=("Write the output channels of the naive module as a sum over its "
+               "four branches.",
+               "Three terms are filter counts; what is the fourth?"),
+    ),
+    Exercise(
+        label="inception-ex-budget",
+        kind="design",
+        check=_check_budget,
+        widget="function",
+        function_name="my_module",
+        hints=("Module 3b spends most of its MACs in the 3x3 branch: 9 * 128 * 192 "
+               "per position after a reduction to 128 channels.",
+               "The output channels are n1x1 + n3x3 + n5x5 + pool_proj; the "
+               "reductions do not appear in them, so narrow the reductions.",
+               "inception.inception_module(x, 128, 64, 192, 16, 96, 64, "
+               "prefix='m_') costs about 171M MACs."),
+    ),
+    Exercise(
+        label="inception-ex-pool-branch",
+        kind="debug",
+        check=_check_pool_branch,
+        widget="function",
+        function_name="pool_branch",
+        hints=("Build the branch on keras.Input((28, 28, 192)) and print the "
+               "output's shape.",
+               "Keras's MaxPooling2D uses strides=pool_size when strides is "
+               "not given: 3, not 1.",
+               "MaxPooling2D(3, strides=1, padding='same')."),
+    ),
+)

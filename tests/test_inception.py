@@ -1,0 +1,309 @@
+"""conv1x1.inception and the exercises of the Inception chapter."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conv1x1 import inception
+from conv1x1.exercises import check, get
+
+# Table 1 of Szegedy et al. 2014: input channels and map size of every module.
+MODULE_INPUTS = [(192, 28), (256, 28), (480, 14), (512, 14), (512, 14), (512, 14),
+                 (528, 14), (832, 7), (832, 7)]
+
+
+def module_weights(c, n1, r3, n3, r5, n5, p):
+    return c * (n1 + r3 + r5 + p) + 9 * r3 * n3 + 25 * r5 * n5
+
+
+def module_params(c, n1, r3, n3, r5, n5, p):
+    return module_weights(c, n1, r3, n3, r5, n5, p) + n1 + r3 + n3 + r5 + n5 + p
+
+
+def _conv_macs(model):
+    """MACs of every Conv2D and Dense from kernel shapes and output sizes alone."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, _ = layer.output.shape
+            total += h * w * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
+
+
+# --------------------------------------------------------------------------
+# The modules
+
+def test_inception_module_3a_shapes_names_and_parameters():
+    x = keras.Input(shape=(28, 28, 192))
+    model = keras.Model(x, inception.inception_module(x, 64, 96, 128, 16, 32, 32,
+                                                      prefix="i3a_"))
+    assert tuple(model.output.shape) == (None, 28, 28, 256)
+    names = {layer.name for layer in model.layers}
+    assert {f"i3a_{n}" for n in ("1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5",
+                                 "pool", "pool_proj", "output")} <= names
+    assert model.count_params() == module_params(192, 64, 96, 128, 16, 32, 32)
+    assert module_weights(192, 64, 96, 128, 16, 32, 32) == 163_328
+    assert _conv_macs(model) == 28 * 28 * 163_328 == 128_049_152
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert len(convs) == 6 and all(c.activation.__name__ == "relu" for c in convs)
+
+
+def test_inception_module_computes_its_four_branches():
+    x = keras.Input(shape=(6, 6, 3))
+    model = keras.Model(x, inception.inception_module(x, 2, 3, 4, 1, 2, 2, prefix="m_"))
+    data = np.random.default_rng(0).normal(size=(2, 6, 6, 3)).astype("float32")
+
+    def conv(h, name):
+        kernel, bias = model.get_layer(f"m_{name}").get_weights()
+        return tf.nn.relu(tf.nn.conv2d(h, kernel, 1, "SAME") + bias)
+
+    expected = tf.concat([
+        conv(data, "1x1"),
+        conv(conv(data, "3x3_reduce"), "3x3"),
+        conv(conv(data, "5x5_reduce"), "5x5"),
+        conv(tf.nn.max_pool2d(data, 3, 1, "SAME"), "pool_proj")], axis=-1)
+    np.testing.assert_allclose(model(data), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_naive_module_passes_the_input_channels_on():
+    x = keras.Input(shape=(28, 28, 192))
+    model = keras.Model(x, inception.naive_inception_module(x, 64, 128, 32, prefix="n_"))
+    assert tuple(model.output.shape) == (None, 28, 28, 64 + 128 + 32 + 192)
+    assert model.count_params() == (192 * 64 + 64) + (9 * 192 * 128 + 128) + (
+        25 * 192 * 32 + 32)
+    assert _conv_macs(model) == 28 * 28 * 192 * (64 + 9 * 128 + 25 * 32) == 303_464_448
+    data = np.random.default_rng(1).normal(size=(1, 28, 28, 192)).astype("float32")
+    np.testing.assert_allclose(np.asarray(model(data))[..., -192:],
+                               tf.nn.max_pool2d(data, 3, 1, "SAME"), rtol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(n1x1=0), "n1x1"),
+    (dict(n3x3_reduce=-1), "n3x3_reduce"),
+    (dict(n3x3=1.5), "n3x3"),
+    (dict(n5x5_reduce=True), "n5x5_reduce"),
+    (dict(n5x5="8"), "n5x5"),
+    (dict(pool_proj=None), "pool_proj"),
+    (dict(prefix=None), "prefix"),
+])
+def test_inception_module_rejects_bad_arguments(kwargs, words):
+    args = dict(n1x1=4, n3x3_reduce=4, n3x3=4, n5x5_reduce=4, n5x5=4, pool_proj=4,
+                prefix="m_")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        inception.inception_module(keras.Input(shape=(8, 8, 3)), **args)
+
+
+@pytest.mark.parametrize("args, kwargs, words", [
+    ((np.zeros((1, 8, 8, 3)), 4, 4, 4), dict(prefix="n_"), "Keras tensor"),
+    ((None, 0, 4, 4), dict(prefix="n_"), "n1x1"),
+    ((None, 4, 4, 4), dict(prefix=1), "prefix"),
+])
+def test_naive_module_rejects_bad_arguments(args, kwargs, words):
+    args = (keras.Input(shape=(8, 8, 3)) if args[0] is None else args[0], *args[1:])
+    with pytest.raises(ValueError, match=words):
+        inception.naive_inception_module(*args, **kwargs)
+
+
+def test_auxiliary_classifier_parameters_and_errors():
+    x = keras.Input(shape=(14, 14, 512))
+    model = keras.Model(x, inception.auxiliary_classifier(x, 1000, prefix="aux_"))
+    assert model.get_layer("aux_avgpool").output.shape[1:3] == (4, 4)
+    assert model.count_params() == (512 * 128 + 128) + (2048 * 1024 + 1024) + (
+        1024 * 1000 + 1000) == 3_188_840
+    assert model.get_layer("aux_dropout").rate == 0.7
+    with pytest.raises(ValueError, match="5x5"):
+        inception.auxiliary_classifier(keras.Input(shape=(4, 4, 8)), prefix="a_")
+    with pytest.raises(ValueError, match="classes"):
+        inception.auxiliary_classifier(x, 0, prefix="a_")
+    with pytest.raises(ValueError, match="dropout"):
+        inception.auxiliary_classifier(x, prefix="a_", dropout=1)
+    with pytest.raises(ValueError, match="prefix"):
+        inception.auxiliary_classifier(x, prefix=None)
+
+
+# --------------------------------------------------------------------------
+# GoogLeNet
+
+@pytest.fixture(scope="module")
+def googlenet():
+    return inception.googlenet()
+
+
+def test_googlenet_follows_table_1(googlenet):
+    rows = [row for stage in inception.GOOGLENET_STAGES for row in stage]
+    names = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
+    outputs = [256, 480, 512, 512, 512, 528, 832, 832, 1024]
+    for name, row, (c, h), out in zip(names, rows, MODULE_INPUTS, outputs):
+        layer = googlenet.get_layer(f"inception_{name}_output")
+        assert tuple(layer.output.shape) == (None, h, h, out) == (
+            None, h, h, row[0] + row[2] + row[4] + row[5])
+        assert layer.input[0].shape[1] == h
+        assert googlenet.get_layer(f"inception_{name}_1x1").input.shape[-1] == c
+    assert googlenet.get_layer("conv1").output.shape[1:] == (112, 112, 64)
+    assert googlenet.get_layer("conv2").output.shape[1:] == (56, 56, 192)
+    assert googlenet.get_layer("dropout").rate == 0.4
+    assert tuple(googlenet.output.shape) == (None, 1000)
+
+
+def test_googlenet_parameters_and_macs_against_closed_form(googlenet):
+    rows = [row for stage in inception.GOOGLENET_STAGES for row in stage]
+    stem = (7 * 7 * 3 * 64 + 64) + (64 * 64 + 64) + (9 * 64 * 192 + 192)
+    modules = sum(module_params(c, *row) for (c, _), row in zip(MODULE_INPUTS, rows))
+    assert googlenet.count_params() == stem + modules + 1024 * 1000 + 1000 == 6_998_552
+    macs = (112 * 112 * 7 * 7 * 3 * 64 + 56 * 56 * (64 * 64 + 9 * 64 * 192)
+            + sum(h * h * module_weights(c, *row) for (c, h), row in zip(MODULE_INPUTS, rows))
+            + 1024 * 1000)
+    assert _conv_macs(googlenet) == macs == 1_582_671_872
+
+
+def test_googlenet_auxiliary_classifiers_add_parameters_only_for_training(googlenet):
+    model = inception.googlenet(aux_after=inception.GOOGLENET_AUX)
+    assert len(model.outputs) == 3
+    aux = sum((c * 128 + 128) + (2048 * 1024 + 1024) + (1024 * 1000 + 1000)
+              for c in (512, 528))
+    assert model.count_params() == googlenet.count_params() + aux
+    assert keras.Model(model.input, model.outputs[0]).count_params() == (
+        googlenet.count_params())
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(input_shape=(224, 224)), "input_shape"),
+    (dict(classes=0), "classes"),
+    (dict(stages=()), "stages"),
+    (dict(stages=(((64, 96, 128, 16, 32),),)), "stages"),
+    (dict(stages=((64, 96, 128, 16, 32, 32),)), "stages"),
+    (dict(stages="3a"), "stages"),
+    (dict(aux_after=("4f",)), "aux_after"),
+    (dict(aux_after="4a"), "aux_after"),
+    (dict(dropout=1.0), "dropout"),
+    (dict(name=""), "name"),
+])
+def test_googlenet_rejects_bad_arguments(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        inception.googlenet(**kwargs)
+
+
+def test_inception_small_with_and_without_reductions():
+    real = inception.inception_small()
+    naive = inception.inception_small(reductions=False)
+    assert real.name == "inception_small" and naive.name == "inception_small_naive"
+    assert tuple(real.output.shape) == tuple(naive.output.shape) == (None, 4)
+    (s1,), (s2,) = inception.INCEPTION_SMALL_STAGES
+    stem = 9 * 3 * 16 + 16
+    c2 = s1[0] + s1[2] + s1[4] + s1[5]
+    assert real.count_params() == (stem + module_params(16, *s1) + module_params(c2, *s2)
+                                   + (s2[0] + s2[2] + s2[4] + s2[5]) * 4 + 4)
+    n1 = 16 + s1[0] + s1[2] + s1[4]
+    naive_params = stem + sum((c * n1_ + n1_) + (9 * c * n3 + n3) + (25 * c * n5 + n5)
+                              for c, (n1_, _, n3, _, n5, _) in ((16, s1), (n1, s2)))
+    assert naive.count_params() == naive_params + (n1 + s2[0] + s2[2] + s2[4]) * 4 + 4
+    with pytest.raises(ValueError, match="reductions"):
+        inception.inception_small(reductions="no")
+    with pytest.raises(ValueError, match="classes"):
+        inception.inception_small(classes=0)
+    with pytest.raises(ValueError, match="input_shape"):
+        inception.inception_small(input_shape=(32, 32, 3, 1))
+
+
+# --------------------------------------------------------------------------
+# The chapter's exercises
+
+def test_exercise_aux():
+    label = "inception-ex-aux"
+    x = keras.Input(shape=(14, 14, 832))
+    answer = keras.Model(x, inception.auxiliary_classifier(x, prefix="a_")).count_params()
+    assert check(label, f"{answer:,}").correct and answer == 3_229_800
+    assert "weights only" in check(label, "3,227,648").message
+    assert "4x4x128" in check(label, f"{832 * 128 + 128 + 196 * 128 * 1024 + 1024 + 1025000}"
+                              ).message
+    assert not check(label, "").correct and not check(label, "lots").correct
+
+
+def test_exercise_growth():
+    exercise = get("inception-ex-growth")
+    assert exercise.kind == "conceptual"
+    assert check(exercise.label, exercise.options[0]).correct
+    for wrong in exercise.options[1:]:
+        result = check(exercise.label, wrong)
+        assert not result.correct and len(result.message) > len(wrong) + 20
+    assert "Pick" in check(exercise.label, "something else").message
+
+
+def _cheap_module(x):
+    return inception.inception_module(x, 128, 64, 192, 16, 96, 64, prefix="cheap_")
+
+
+def _module_3b(x):
+    return inception.inception_module(x, 128, 128, 192, 32, 96, 64, prefix="m3b_")
+
+
+def _no_5x5(x):
+    a = keras.layers.Conv2D(240, 1, activation="relu")(x)
+    b = keras.layers.Conv2D(176, 3, padding="same", activation="relu")(x)
+    p = keras.layers.MaxPooling2D(3, 1, padding="same")(x)
+    p = keras.layers.Conv2D(64, 1, activation="relu")(p)
+    return keras.layers.Concatenate()([a, b, p])
+
+
+def _linear_module(x):
+    a = keras.layers.Conv2D(128, 1)(x)
+    b = keras.layers.Conv2D(192, 3, padding="same", activation="relu")(
+        keras.layers.Conv2D(32, 1, activation="relu")(x))
+    c = keras.layers.Conv2D(96, 5, padding="same", activation="relu")(
+        keras.layers.Conv2D(8, 1, activation="relu")(x))
+    p = keras.layers.Conv2D(64, 1, activation="relu")(
+        keras.layers.MaxPooling2D(3, 1, padding="same")(x))
+    return keras.layers.Concatenate()([a, b, c, p])
+
+
+def test_exercise_budget():
+    label = "inception-ex-budget"
+    result = check(label, _cheap_module)
+    assert result.correct and "171,401,216" in result.message
+    assert "over the budget" in check(label, _module_3b).message
+    assert "5x5" in check(label, _no_5x5).message
+    assert "ReLU" in check(label, _linear_module).message
+    assert "(None, 28, 28, 256)" in check(label, lambda x: x).message
+    assert "Expected a function" in check(label, None).message
+    assert "raised" in check(label, lambda x: x.nonexistent).message
+
+
+def _fixed_branch(x, pool_proj):
+    pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
+    return keras.layers.Conv2D(pool_proj, 1, activation="relu")(pooled)
+
+
+def _buggy_branch(x, pool_proj):
+    pooled = keras.layers.MaxPooling2D(3, padding="same")(x)
+    return keras.layers.Conv2D(pool_proj, 1, activation="relu")(pooled)
+
+
+def _avg_branch(x, pool_proj):
+    pooled = keras.layers.AveragePooling2D(3, strides=1, padding="same")(x)
+    return keras.layers.Conv2D(pool_proj, 1, activation="relu")(pooled)
+
+
+def _linear_branch(x, pool_proj):
+    pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
+    return keras.layers.Conv2D(pool_proj, 1)(pooled)
+
+
+def test_exercise_pool_branch():
+    label = "inception-ex-pool-branch"
+    assert check(label, _fixed_branch).correct
+    assert "(None, 10, 10, 32)" in check(label, _buggy_branch).message
+    assert "max pooling" in check(label, _avg_branch).message
+    assert "ReLU" in check(label, _linear_branch).message
+    assert not check(label, "pool_branch").correct
+
+
+def test_every_exercise_has_hints_and_few_are_arithmetic():
+    from conv1x1.exercises import inception as chapter
+
+    kinds = [e.kind for e in chapter.EXERCISES]
+    assert len(kinds) >= 3 and kinds.count("arithmetic") <= len(kinds) / 2
+    assert all(len(e.hints) >= 2 for e in chapter.EXERCISES)
