@@ -360,16 +360,21 @@ def _pca_inputs(rng):
     return (rows,)
 
 
-def _reference_centre(rows):
-    return rows - rows.mean(axis=0)
+def _reference_shrink(rows):
+    """Halve every row's distance to the mean row (out of place)."""
+    mu = rows.mean(axis=0)
+    return (rows - mu) * 0.5 + mu
 
 
 def test_check_function_gives_the_learner_its_own_inputs():
-    def centres_in_place(rows):
-        rows -= rows.mean(axis=0)
+    def shrinks_in_place(rows):  # correct, but works on its argument
+        mu = rows.mean(axis=0)
+        rows -= mu
+        rows *= 0.5
+        rows += mu
         return rows
 
-    assert ex.check_function(centres_in_place, _reference_centre, _pca_inputs).correct
+    assert ex.check_function(shrinks_in_place, _reference_shrink, _pca_inputs).correct
 
 
 def test_check_function_gives_the_reference_its_own_inputs():
