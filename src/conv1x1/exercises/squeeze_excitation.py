@@ -1,0 +1,252 @@
+"""Exercises of the chapter "Squeeze-and-excitation: channel attention".
+
+Three questions: the parameters of one SE block as Keras counts them
+(arithmetic), a block that forgot to pool (debug: the learner writes the
+fixed function), and whether SE-PRE adds more or fewer parameters to
+ResNet-50 than the standard placement (conceptual).
+
+The debug checker builds the learner's block on a symbolic input, runs it
+on random maps and tests what channel attention must satisfy: one gate per
+image and channel, the same at every pixel, between 0 and 1, and depending
+on the image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import numpy as np
+
+from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._registry import Exercise
+
+# --------------------------------------------------------------------------
+# squeeze-excitation-ex-block-params: one SE block on 1024 channels, r = 16.
+
+BLOCK_CHANNELS, BLOCK_RATIO = 1024, 16
+_REDUCED = BLOCK_CHANNELS // BLOCK_RATIO
+BLOCK_WEIGHTS = 2 * BLOCK_CHANNELS * _REDUCED
+BLOCK_PARAMS = BLOCK_WEIGHTS + _REDUCED + BLOCK_CHANNELS
+
+
+def _check_block_params(answer) -> Result:
+    result = check_number(answer, BLOCK_PARAMS)
+    if result.correct:
+        return result
+    try:
+        value = parse_number(answer)
+    except ValueError:
+        return result
+    if value == BLOCK_WEIGHTS:
+        return Result(False, f"Not quite: {BLOCK_WEIGHTS:,} counts the two kernels "
+                             "only. Keras also counts one bias per output of each "
+                             "fully connected layer.")
+    if value == BLOCK_WEIGHTS // 2 or value == BLOCK_WEIGHTS // 2 + _REDUCED:
+        return Result(False, "Not quite: that is one fully connected layer. The "
+                             "block has two, C -> C/r and C/r -> C.")
+    if value == 14 * 14 * BLOCK_PARAMS or value == 14 * 14 * BLOCK_WEIGHTS:
+        return Result(False, "Not quite: the map's size does not enter. The fully "
+                             "connected layers act on the pooled vector.")
+    return result
+
+
+# --------------------------------------------------------------------------
+# squeeze-excitation-ex-fix: a block that applies Dense to the 4-D map.
+
+#: Input of the debug check: (height, width, channels), and the ratio passed.
+FIX_SHAPE, FIX_RATIO = (5, 6, 16), 4
+
+#: Seconds the learner's function may take to build its block.
+TIME_LIMIT_S = 20.0
+
+
+class _TimeUp(BaseException):
+    """Raised in the learner's code when time is up (not an Exception, so
+    that ``except Exception`` in the learner's code does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    usable = (hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TimeUp()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if delay > 0:  # give an outer timer (pytest-timeout's) its time back
+            left = delay - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
+
+
+def _build(fn):
+    """``(model, "")`` from the learner's ``fn(x, ratio)``, or ``(None, why)``."""
+    import keras
+
+    if not callable(fn):
+        return None, (f"Expected a function; received {type(fn).__name__}. Pass "
+                      "the function itself, without calling it.")
+    inputs = keras.Input(shape=FIX_SHAPE)
+    try:
+        with _time_limit(TIME_LIMIT_S):
+            outputs = fn(inputs, FIX_RATIO)
+    except _TimeUp:
+        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
+                      "seconds. Is there a loop that never ends?")
+    except KeyboardInterrupt:
+        raise
+    except SystemExit:
+        return None, "Your function tried to stop Python; it must return a tensor."
+    except BaseException as err:  # the learner's code may raise anything
+        return None, f"Your function raised {type(err).__name__}: {err}."
+    if not isinstance(outputs, keras.KerasTensor):
+        return None, ("Expected your function to return a Keras tensor (the output "
+                      f"of a layer called on x); received {type(outputs).__name__}.")
+    if tuple(outputs.shape) != (None, *FIX_SHAPE):
+        return None, (f"The block's output has shape {tuple(outputs.shape)}; an SE "
+                      f"block keeps its input's shape {(None, *FIX_SHAPE)}.")
+    try:
+        return keras.Model(inputs, outputs), ""
+    except Exception as err:
+        return None, (f"Your block could not be built into a model from x "
+                      f"({type(err).__name__}: {err}). Build every layer on x or "
+                      "on a layer's output.")
+
+
+def gates_of(model, x) -> np.ndarray:
+    """The factors the block multiplied ``x`` by: ``model(x) / x``."""
+    y = np.asarray(model(x, training=False), dtype=np.float64)
+    return y / np.asarray(x, dtype=np.float64)
+
+
+def _check_fix(fn) -> Result:
+    from conv1x1.squeeze_excitation import se_params
+
+    model, failure = _build(fn)
+    if failure:
+        return Result(False, failure)
+    rng = np.random.default_rng(0)
+    # Values away from zero, of both signs, so that y / x is well defined.
+    x = (rng.uniform(0.5, 1.5, (4, *FIX_SHAPE))
+         * rng.choice([-1.0, 1.0], (4, *FIX_SHAPE))).astype(np.float32)
+    try:
+        gates = gates_of(model, x)
+    except Exception as err:
+        return Result(False, f"Running your block failed ({type(err).__name__}: "
+                             f"{err}).")
+    if not np.all(np.isfinite(gates)):
+        return Result(False, "Your block's output contains NaN or infinite values.")
+    spread = np.ptp(gates, axis=(1, 2))
+    if np.max(spread) > 1e-4:
+        return Result(False, "Your block multiplies the pixels of one channel by "
+                             f"different factors (they differ by up to "
+                             f"{np.max(spread):.3g}): it gates every pixel "
+                             "separately. Channel attention has one gate per "
+                             "channel, computed from the pooled map.")
+    per_channel = gates[:, 0, 0, :]
+    if np.any(per_channel <= 0) or np.any(per_channel >= 1):
+        return Result(False, "Your block's factors are not all between 0 and 1: "
+                             "is the sigmoid missing from the last layer?")
+    if np.max(np.ptp(per_channel, axis=0)) < 1e-6:
+        return Result(False, "Your block multiplies every image by the same "
+                             "factors: the gates must be computed from the image.")
+    params = int(model.count_params())
+    expected = se_params(FIX_SHAPE[-1], FIX_RATIO)
+    if params != expected:
+        return Result(False, f"Your block gates channels, but has {params:,} "
+                             f"parameters; an SE block on {FIX_SHAPE[-1]} channels "
+                             f"with r = {FIX_RATIO} has {expected:,} (two fully "
+                             "connected layers with biases, C -> C/r -> C).")
+    return Result(True, "Correct: one gate per image and channel, the same at "
+                        f"every pixel, between 0 and 1, and {params:,} "
+                        "parameters, as in an SE block.")
+
+
+def reference_fix(x, ratio):
+    """The fixed block: pool first, then the two fully connected layers."""
+    import keras
+
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Dense(channels // ratio, activation="relu")(s)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
+# --------------------------------------------------------------------------
+# squeeze-excitation-ex-pre: SE-PRE against the standard placement in
+# ResNet-50.
+
+PRE_OPTIONS = (
+    "More parameters",
+    "Fewer parameters",
+    "The same number of parameters",
+    "It depends on the input image size",
+)
+
+
+def _check_pre(answer) -> Result:
+    return check_choice(answer, PRE_OPTIONS[1], PRE_OPTIONS, explanations={
+        PRE_OPTIONS[0]:
+            "SE-PRE reweights each unit's input. In ResNet-50 no unit's input "
+            "has more channels than its output.",
+        PRE_OPTIONS[2]:
+            "That holds for the units whose input and output have the same "
+            "channels. The first unit of every stage receives fewer channels "
+            "than it puts out (64 -> 256, 256 -> 512, 512 -> 1024, "
+            "1024 -> 2048).",
+        PRE_OPTIONS[3]:
+            "An SE block's parameters depend on its channels only: the fully "
+            "connected layers act on the pooled vector, whatever the map's size.",
+    })
+
+
+EXERCISES = (
+    Exercise(
+        label="squeeze-excitation-ex-block-params",
+        kind="arithmetic",
+        check=_check_block_params,
+        hints=("The block has two fully connected layers: C -> C/r and "
+               "C/r -> C. Pooling and the rescaling have no parameters.",
+               "Each layer has in * out weights and one bias per output.",
+               "2 * 1024 * 64 weights, plus 64 + 1024 biases."),
+        placeholder="a whole number",
+    ),
+    Exercise(
+        label="squeeze-excitation-ex-fix",
+        kind="debug",
+        check=_check_fix,
+        widget="function",
+        function_name="my_se",
+        hints=("Print the shape of s after the first Dense layer: which axes "
+               "does Dense leave alone?",
+               "The gates must be computed from one vector per image: squeeze "
+               "the map first.",
+               "Start with keras.layers.GlobalAveragePooling2D(keepdims=True)(x) "
+               "and apply the two Dense layers to that (N, 1, 1, C) map."),
+    ),
+    Exercise(
+        label="squeeze-excitation-ex-pre",
+        kind="conceptual",
+        check=_check_pre,
+        widget="choice",
+        options=PRE_OPTIONS,
+        hints=("An SE block on C channels has about 2 C^2 / r parameters: "
+               "which channels does it see in each placement?",
+               "Compare a unit's input and output channels, in the first unit "
+               "of a stage and in the others."),
+    ),
+)

@@ -1,0 +1,339 @@
+"""conv1x1.squeeze_excitation and the squeeze-and-excitation chapter's exercises."""
+
+from fractions import Fraction
+
+import keras
+import numpy as np
+import pytest
+
+from conv1x1 import cost, resnet
+from conv1x1 import squeeze_excitation as se
+from conv1x1.exercises import check
+from conv1x1.exercises import squeeze_excitation as ex
+
+RESNET50 = ((3, 256), (4, 512), (6, 1024), (3, 2048))
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+# --------------------------------------------------------------------------
+# The block
+
+
+def test_se_block_computes_squeeze_excitation_and_rescaling():
+    inputs = keras.Input(shape=(5, 4, 32))
+    model = keras.Model(inputs, se.se_block(inputs, 8, prefix="b_"))
+    names = [layer.name for layer in model.layers[1:]]
+    assert names == ["b_squeeze", "b_reduce", "b_expand", "b_excite"]
+    x = np.random.default_rng(1).normal(size=(3, 5, 4, 32)).astype("float32")
+    k1, b1 = model.get_layer("b_reduce").get_weights()
+    k2, b2 = model.get_layer("b_expand").get_weights()
+    assert k1.shape == (1, 1, 32, 4) and k2.shape == (1, 1, 4, 32)
+    z = x.mean(axis=(1, 2))
+    gates = sigmoid(np.maximum(z @ k1[0, 0] + b1, 0) @ k2[0, 0] + b2)
+    np.testing.assert_allclose(model(x), x * gates[:, None, None, :],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_fully_connected_layer_equals_1x1_convolution_on_a_1x1_map():
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(12, 5)), rng.normal(size=5)
+    z = rng.normal(size=(4, 12)).astype("float32")
+    conv = keras.layers.Conv2D(5, 1)
+    conv.build((None, 1, 1, 12))
+    conv.set_weights([kernel.reshape(1, 1, 12, 5), bias])
+    np.testing.assert_allclose(conv(z[:, None, None, :])[:, 0, 0], z @ kernel + bias,
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("ratio", [2, 4, 8, 16, 32])
+@pytest.mark.parametrize("channels", [256, 512, 1024, 2048])
+def test_se_params_match_keras_for_every_ratio(channels, ratio):
+    inputs = keras.Input(shape=(2, 2, channels))
+    model = keras.Model(inputs, se.se_block(inputs, ratio))
+    assert model.count_params() == se.se_params(channels, ratio)
+    weights = sum(r.weights for r in cost.layer_costs(model))
+    assert weights == se.se_params(channels, ratio, bias=False) == 2 * channels ** 2 // ratio
+
+
+def test_se_params_and_macs_with_a_ratio_that_does_not_divide():
+    assert se.squeeze_channels(10, 3) == 3
+    assert se.se_params(10, 3) == 2 * 10 * 3 + 3 + 10
+    inputs = keras.Input(shape=(3, 3, 10))
+    model = keras.Model(inputs, se.se_block(inputs, 3))
+    assert model.count_params() == se.se_params(10, 3)
+    fc = sum(r.macs for r in cost.layer_costs(model))
+    assert se.se_macs(3, 3, 10, 3, scale=False) == fc == 60
+    assert se.se_macs(3, 3, 10, 3) == fc + 3 * 3 * 10
+
+
+def test_added_params_follow_the_papers_formula():
+    for ratio in (2, 4, 8, 16, 32):
+        paper = Fraction(2, ratio) * sum(n * c * c for n, c in RESNET50)
+        assert se.se_added_params(RESNET50, ratio, bias=False) == paper
+        biases = sum(n * (c // ratio + c) for n, c in RESNET50)
+        assert se.se_added_params(RESNET50, ratio) == paper + biases
+    assert se.se_added_params(bias=False) == 2_514_944
+    assert se.se_added_params() == 2_530_992
+
+
+@pytest.fixture(scope="module")
+def resnet50_pair():
+    plain = resnet.resnet(50)
+    with_se = resnet.resnet(50, attention=se.se_attention(16), name="se_resnet50")
+    return plain, with_se
+
+
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_se_resnet50_against_the_paper(resnet50_pair):
+    plain, with_se = resnet50_pair
+    assert with_se.count_params() - plain.count_params() == se.se_added_params()
+    assert round(trainable(plain) / 1e6, 1) == 25.6            # the paper's 25.6M
+    assert round(trainable(with_se) / 1e6, 1) == 28.1          # the paper's 28.1M
+    assert round(plain.count_params() / 1e6, 1) == 25.6
+    assert round(with_se.count_params() / 1e6, 1) == 28.1
+    plain_macs = cost.cost_table(plain).total_macs
+    se_macs = cost.cost_table(with_se).total_macs
+    assert se_macs - plain_macs == se.se_added_params(bias=False)
+    scale = sum(int(np.prod(layer.output.shape[1:])) for layer in with_se.layers
+                if layer.name.endswith("se_excite"))
+    assert scale == sum(n * se.se_macs(s, s, c, 16) - n * se.se_macs(s, s, c, 16, scale=False)
+                        for (n, c), s in zip(RESNET50, (56, 28, 14, 7)))
+    assert round(plain_macs / 1e9, 2) == 3.86                  # the paper's 3.86
+    assert round((se_macs + scale) / 1e9, 2) == 3.87           # the paper's 3.87
+    assert with_se.get_layer("conv2_block1_se_squeeze") is not None
+
+
+def test_se_attention_in_the_small_resnet():
+    plain = resnet.resnet_small(1)
+    with_se = resnet.resnet_small(1, attention=se.se_attention(4))
+    added = with_se.count_params() - plain.count_params()
+    assert added == se.se_added_params(((1, 16), (1, 32), (1, 64)), 4)
+
+
+def test_standard_unit_matches_resnet_bottleneck_with_se_attention():
+    x = keras.Input(shape=(8, 8, 64))
+    ours = keras.Model(x, se.se_residual_unit(x, 16, placement="standard", prefix="a_"))
+    y = keras.Input(shape=(8, 8, 64))
+    theirs = keras.Model(y, resnet.bottleneck_block(
+        y, 16, attention=se.se_attention(16), prefix="b_"))
+    assert ours.count_params() == theirs.count_params()
+
+
+@pytest.mark.parametrize("placement,seen", [
+    (None, None), ("standard", (7, 7, 128)), ("post", (7, 7, 128)),
+    ("pre", (14, 14, 64)), ("identity", (14, 14, 64))])
+def test_placements_see_input_or_output(placement, seen):
+    x = keras.Input(shape=(14, 14, 64))
+    model = keras.Model(x, se.se_residual_unit(x, 32, placement=placement, stride=2,
+                                               prefix="u_"))
+    assert model.output.shape == (None, 7, 7, 128)
+    se_layers = [layer for layer in model.layers if layer.name.startswith("u_se_")]
+    if placement is None:
+        assert se_layers == []
+        return
+    assert tuple(model.get_layer("u_se_excite").output.shape[1:]) == seen
+    assert sum(layer.count_params() for layer in se_layers) == se.se_params(seen[-1], 16)
+
+
+def test_placements_cost_the_same_in_an_identity_unit():
+    counts = set()
+    for placement in ("standard", "pre", "post", "identity"):
+        x = keras.Input(shape=(6, 6, 64))
+        model = keras.Model(x, se.se_residual_unit(x, 16, placement=placement,
+                                                   prefix="u_"))
+        counts.add(model.count_params())
+    assert len(counts) == 1
+
+
+def test_se_small():
+    plain = se.se_small()
+    with_se = se.se_small(ratio=2)
+    assert plain.name == "plain_small" and with_se.name == "se_small"
+    assert plain.count_params() == (6 * 9 * 8 + 8) + (8 * 9 * 8 + 8) + (8 * 2 + 2)
+    assert with_se.count_params() - plain.count_params() == (
+        se.se_params(6, 2) + se.se_params(8, 2))
+    assert with_se.get_layer("se1_excite").output.shape == (None, 20, 20, 6)
+
+
+def test_channel_cue_images_labels_follow_the_cued_group():
+    images, labels, cues = se.channel_cue_images(200, seed=3, noise=0.0)
+    assert images.shape == (200, 20, 20, 6) and images.dtype == np.float32
+    assert labels.dtype == np.int64 and set(np.unique(cues)) == {0, 1}
+    has_square = images[..., [0, 2]].max(axis=(1, 2)) > 0          # (n, 2)
+    np.testing.assert_array_equal(labels, has_square[np.arange(200), cues])
+    frame = images[..., 4:6].max(axis=(1, 2)) > 0
+    np.testing.assert_array_equal(frame.argmax(axis=1), cues)
+    assert frame.sum(axis=1).tolist() == [1] * 200
+    rows, cols = np.nonzero(images[..., :4].max(axis=(0, 3)))
+    assert rows.min() >= 7 and cols.min() >= 7 and rows.max() <= 12 and cols.max() <= 12
+    again = se.channel_cue_images(200, seed=3, noise=0.0)
+    np.testing.assert_array_equal(again[0], images)
+    assert 0.3 < labels.mean() < 0.7 and (labels != has_square[np.arange(200), 1 - cues]).any()
+
+
+# --------------------------------------------------------------------------
+# Error paths
+
+
+@pytest.mark.parametrize("channels,ratio,match", [
+    (64, 128, "ratio <= channels"), (64, 0, "ratio"), (64, 2.0, "ratio"),
+    (64, True, "ratio"), (0, 2, "channels"), ("64", 2, "channels")])
+def test_squeeze_channels_errors(channels, ratio, match):
+    with pytest.raises(ValueError, match=match):
+        se.squeeze_channels(channels, ratio)
+
+
+def test_se_block_errors():
+    with pytest.raises(ValueError, match="Keras tensor"):
+        se.se_block(np.zeros((1, 4, 4, 8)), 2)
+    with pytest.raises(ValueError, match="prefix"):
+        se.se_block(keras.Input(shape=(4, 4, 8)), 2, prefix=3)
+    with pytest.raises(ValueError, match="ratio <= channels"):
+        se.se_block(keras.Input(shape=(4, 4, 8)), 16)
+    with pytest.raises(ValueError, match="ratio"):
+        se.se_attention(0)
+
+
+def test_cost_function_errors():
+    with pytest.raises(ValueError, match="bias"):
+        se.se_params(64, 4, bias="yes")
+    with pytest.raises(ValueError, match="height"):
+        se.se_macs(0, 4, 64)
+    with pytest.raises(ValueError, match="scale"):
+        se.se_macs(4, 4, 64, scale=1)
+    with pytest.raises(ValueError, match="stages"):
+        se.se_added_params([(3, 256, 1)])
+    with pytest.raises(ValueError, match="stages"):
+        se.se_added_params([])
+
+
+def test_residual_unit_errors():
+    x = keras.Input(shape=(8, 8, 64))
+    with pytest.raises(ValueError, match="placement"):
+        se.se_residual_unit(x, 16, placement="middle", prefix="u_")
+    with pytest.raises(ValueError, match="stride"):
+        se.se_residual_unit(x, 16, stride=3, prefix="u_")
+    with pytest.raises(ValueError, match="filters"):
+        se.se_residual_unit(x, 0, prefix="u_")
+    with pytest.raises(ValueError, match="bn_momentum"):
+        se.se_residual_unit(x, 16, bn_momentum=1.5, prefix="u_")
+    with pytest.raises(ValueError, match="prefix"):
+        se.se_residual_unit(x, 16, prefix=None)
+    with pytest.raises(ValueError, match="ratio <= channels"):
+        se.se_residual_unit(x, 2, ratio=16, prefix="u_")
+    with pytest.raises(ValueError, match="Keras tensor"):
+        se.se_residual_unit(np.zeros((1, 8, 8, 64)), 16, prefix="u_")
+
+
+def test_se_small_and_data_errors():
+    with pytest.raises(ValueError, match="widths"):
+        se.se_small(widths=8)
+    with pytest.raises(ValueError, match="widths"):
+        se.se_small(widths=(8, 0))
+    with pytest.raises(ValueError, match="ratio <= channels"):
+        se.se_small(ratio=8)                      # more than the input's 6 channels
+    with pytest.raises(ValueError, match="input_shape"):
+        se.se_small(input_shape=(20, 20))
+    with pytest.raises(ValueError, match="classes"):
+        se.se_small(classes=0)
+    with pytest.raises(ValueError, match="name"):
+        se.se_small(name="")
+    with pytest.raises(ValueError, match="n"):
+        se.channel_cue_images(0)
+    with pytest.raises(ValueError, match="size"):
+        se.channel_cue_images(4, 17)
+    with pytest.raises(ValueError, match="seed"):
+        se.channel_cue_images(4, seed=-1)
+    with pytest.raises(ValueError, match="noise"):
+        se.channel_cue_images(4, noise=-0.1)
+
+
+# --------------------------------------------------------------------------
+# The chapter's exercises
+
+
+def test_block_params_exercise():
+    label = "squeeze-excitation-ex-block-params"
+    inputs = keras.Input(shape=(14, 14, 1024))
+    answer = keras.Model(inputs, se.se_block(inputs, 16)).count_params()
+    assert check(label, str(answer)).correct and check(label, f"{answer:,}").correct
+    assert "two kernels only" in check(label, "131072").message
+    assert "one fully connected layer" in check(label, "65536").message
+    assert "size does not enter" in check(label, str(14 * 14 * answer)).message
+    for bad in ("", "abc", None, "1e999", [1, 2]):
+        result = check(label, bad)
+        assert not result.correct and result.message
+
+
+def buggy_se(x, ratio):
+    channels = x.shape[-1]
+    s = keras.layers.Dense(channels // ratio, activation="relu")(x)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
+def fixed_but_wide(x, ratio):
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Dense(channels, activation="relu")(s)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
+def fixed_gates(x, ratio):
+    gates = keras.layers.Dense(x.shape[-1], activation="sigmoid")(
+        keras.ops.zeros_like(x[:, :1, :1, :1]))
+    return keras.layers.Multiply()([x, gates])
+
+
+def test_fix_exercise():
+    label = "squeeze-excitation-ex-fix"
+    assert check(label, ex.reference_fix).correct
+    assert "every pixel separately" in check(label, buggy_se).message
+    assert "parameters" in check(label, fixed_but_wide).message
+    assert not check(label, fixed_but_wide).correct
+    assert "same factors" in check(label, fixed_gates).message
+    assert "sigmoid" in check(label, lambda x, r: x).message
+    assert "shape" in check(label, lambda x, r: x[:, :2]).message
+    assert "Keras tensor" in check(label, lambda x, r: np.zeros(3)).message
+    assert "Expected a function" in check(label, 3).message
+    assert "ZeroDivisionError" in check(label, lambda x, r: 1 / 0).message
+
+    def leaves(x, r):
+        raise SystemExit
+
+    assert "stop Python" in check(label, leaves).message
+
+
+def test_fix_exercise_time_limit(monkeypatch):
+    monkeypatch.setattr(ex, "TIME_LIMIT_S", 0.3)
+
+    def forever(x, r):
+        while True:
+            pass
+
+    result = check("squeeze-excitation-ex-fix", forever)
+    assert not result.correct and "did not return" in result.message
+
+
+def test_pre_exercise():
+    label = "squeeze-excitation-ex-pre"
+    inputs = [(1, 64), (2, 256), (1, 256), (3, 512), (1, 512), (5, 1024), (1, 1024),
+              (2, 2048)]
+    assert se.se_added_params(inputs) < se.se_added_params(RESNET50)
+    assert check(label, "Fewer parameters").correct
+    for option in ex.PRE_OPTIONS[:1] + ex.PRE_OPTIONS[2:]:
+        result = check(label, option)
+        assert not result.correct and len(result.message) > len(option) + 10
+    assert not check(label, None).correct and not check(label, "fewer").correct
+
+
+def test_exercise_kinds():
+    kinds = [e.kind for e in ex.EXERCISES]
+    assert len(kinds) >= 3 and 2 * kinds.count("arithmetic") <= len(kinds)
