@@ -120,7 +120,10 @@ EXERCISES = (
         hints=("A channel that is a linear combination of other channels adds "
                "no new direction to the pixels' cloud.",
                "What does adding a constant to a channel do to the centred "
-               "pixels, which are what PCA looks at?"),
+               "pixels, which are what PCA looks at?",
+               "The 32 original channels have no exact redundancy: the "
+               "chapter's error curve is above zero up to d = 31. So the "
+               "answer is 32 plus the new directions the four channels add."),
         placeholder="a whole number",
     ),
     Exercise(
