@@ -439,3 +439,52 @@ def test_the_checks_catch_an_expected_value_under_the_exercise(tmp_path):
         _code('show("demo-ex-a")', tags=["remove-input"]),
     ])
     assert "must be the one line" in show_cell_problems("demo", found, _fake_registry())[0]
+
+
+def answered_before(cells, found, registered):
+    """Exercises whose answer the chapter states before the learner is asked.
+
+    For each text exercise, every number of three digits or more and every
+    bracketed group in the cells above it (and in its own question) is put to
+    its checker; one that passes gives the answer away. LaTeX thousands
+    separators ({,}) are read as commas. Outputs are not stored, so what
+    cells print is not seen here.
+    """
+    problems = []
+    for label, item in found.items():
+        exercise = registered.get(label)
+        if exercise is None or exercise.widget != "text":
+            continue
+        for index in range(item.index + 1):
+            text = source(cells[index]).replace("{,}", ",")
+            for line in text.splitlines():
+                if leaks(line, label, exercise):
+                    problems.append(f"cell {index} states the answer to {label} before it "
+                                    f"is asked: {line.strip()[:120]!r}")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_exercise_is_answered_before_it_is_asked(path):
+    problems = answered_before(read(path), CHAPTERS[path.stem][0], REGISTERED)
+    assert problems == [], f"{path.name}:\n" + "\n".join(problems)
+
+
+def test_an_answer_stated_above_the_exercise_is_found(tmp_path):
+    cells = [
+        _markdown("The layer has $16{,}448$ parameters."),
+        _code("print(conv.count_params())"),
+        _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many parameters?\n```"),
+        _code('show("demo-ex-a")', tags=["remove-input"]),
+    ]
+    path = tmp_path / "demo.ipynb"
+    path.write_text(json.dumps({"cells": cells}))
+    found, _ = exercises_in(path)
+    from conv1x1.exercises import Exercise, check_number
+
+    registry = {"demo-ex-a": Exercise("demo-ex-a", "arithmetic",
+                                      lambda answer: check_number(answer, 16448))}
+    problems = answered_before(cells, found, registry)
+    assert len(problems) == 1 and problems[0].startswith("cell 0 states the answer to demo-ex-a")
+    cells[0] = _markdown("The layer has $16{,}384$ weights.")
+    assert answered_before(cells, found, registry) == []
