@@ -265,6 +265,8 @@ def test_check_array_survives_an_array_interface_that_raises():
     result = ex.check_array(Broken(), np.zeros(3))
     assert not result.correct
     assert "RuntimeError" in result.message and "no array here" in result.message
+    huge = ex.check_array([10**400, 1, 2], np.zeros(3))
+    assert not huge.correct and "too large" in huge.message
 
 
 def test_check_function_returning_none_says_so():
@@ -667,3 +669,38 @@ def test_check_number_and_check_shape_never_raise(answer, expected):
         assert isinstance(result, ex.Result) and result.message
     if ex.check_number(answer, expected).correct:
         assert abs(ex.parse_number(answer) - expected) <= 1e-6 * abs(expected)
+
+
+@pytest.mark.parametrize("settings, words", [
+    (dict(label="Resnet budget"), "label such as"),
+    (dict(label="resnet-budget"), "label such as"),
+    (dict(hints="Count the bias too."), "hints must be a tuple"),
+    (dict(hints=("",)), "hints must be a tuple"),
+    (dict(kind="trivia"), "kind to be one of"),
+    (dict(widget="slider"), "widget to be one of"),
+    (dict(widget="choice", options=("a",)), "two or more options"),
+    (dict(widget="choice", options=("a", "a")), "two options are the same"),
+    (dict(widget="choice", options=["a", "b"]), "options must be a tuple"),
+    (dict(widget="function", function_name="my block"), "function's name"),
+    (dict(check="42"), "check must be a function"),
+])
+def test_exercise_definitions_are_checked_for_the_author(settings, words):
+    with pytest.raises(ValueError, match=words):
+        _text_exercise(**settings)
+
+
+def test_check_choice_refuses_what_is_not_an_option():
+    options = ["a", "b"]
+    assert "Pick one" in ex.check_choice(np.array(["a", "b"]), "b", options).message
+    assert "Pick one" in ex.check_choice(["b"], "b", options).message
+    with pytest.raises(ValueError, match="one of the options"):
+        ex.check_choice("a", "c", options)
+
+
+@given(st.one_of(st.text(max_size=20), st.none(), st.booleans(), st.complex_numbers(),
+                 st.lists(st.one_of(st.floats(), st.text(max_size=3), st.integers(),
+                                    st.integers(10**308, 10**400)), max_size=6),
+                 st.lists(st.lists(st.floats(), max_size=3), max_size=3)))
+def test_check_array_never_raises(answer):
+    result = ex.check_array(answer, np.arange(6.0).reshape(2, 3))
+    assert isinstance(result, ex.Result) and result.message and not result.correct

@@ -294,7 +294,11 @@ def check_array(answer, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
         if any(isinstance(item, (str, bytes)) for item in items):
             kind = "U"
         elif items and all(_is_real_number(item) for item in items):
-            value, kind = value.astype(float), "f"
+            try:
+                value, kind = value.astype(float), "f"
+            except OverflowError:  # whole numbers beyond a float's range
+                return Result(False, "The array holds a number too large for a float.",
+                              hint)
     if kind == "c":
         return Result(False, "The array holds complex numbers; the answer is real. "
                              "Where does an imaginary part come from?", hint)

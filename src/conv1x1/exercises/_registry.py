@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -19,6 +20,8 @@ from conv1x1.exercises._core import Result
 #: What an exercise asks of the learner. A chapter keeps plain arithmetic to
 #: at most half of its exercises.
 KINDS = ("arithmetic", "predict", "design", "debug", "conceptual")
+
+_LABEL = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*-ex-[a-z0-9]+(-[a-z0-9]+)*")
 
 #: How the learner answers: a text field, one of several options, or a
 #: function defined in the notebook and looked up by name when Check is pressed.
@@ -56,6 +59,24 @@ class Exercise:
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
+        if not isinstance(self.label, str) or not _LABEL.fullmatch(self.label):
+            raise ValueError(
+                f"Expected a label such as 'resnet-ex-budget' (the chapter's name with "
+                f"dashes, '-ex-', a name); received {self.label!r}.")
+        if not callable(self.check):
+            raise ValueError(f"Exercise {self.label!r}: check must be a function; "
+                             f"received {type(self.check).__name__}.")
+        if (not isinstance(self.hints, tuple)
+                or not all(isinstance(h, str) and h.strip() for h in self.hints)):
+            raise ValueError(
+                f"Exercise {self.label!r}: hints must be a tuple of non-empty strings, "
+                f"gentle to explicit, e.g. ('first hint',); received {self.hints!r}.")
+        if not isinstance(self.options, tuple) or not all(
+                isinstance(o, str) for o in self.options):
+            raise ValueError(f"Exercise {self.label!r}: options must be a tuple of "
+                             f"strings; received {self.options!r}.")
+        if len(set(self.options)) != len(self.options):
+            raise ValueError(f"Exercise {self.label!r}: two options are the same.")
         if self.kind not in KINDS:
             raise ValueError(f"Expected kind to be one of {KINDS}; received {self.kind!r}.")
         if self.widget not in WIDGETS:
