@@ -74,6 +74,9 @@ def lab(tmp_path_factory, chromium_executable):
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"))
+    # A learner's kernel starts without TF_CPP_MIN_LOG_LEVEL: the chapter itself must
+    # keep TensorFlow quiet (conv1x1.environment.quiet_tensorflow).
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     port, token = free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     log = open(tmp / "lab.log", "w")
@@ -164,6 +167,15 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         ran = page.locator(".jp-OutputArea-output", has_text=SENTINEL)
         ran.or_(errors).first.wait_for(state="attached", timeout=300_000)
         assert errors.count() == 0, errors.first.text_content()[-3000:]
+        # No TensorFlow start-up lines: the first cell shows nothing, and no message
+        # about CUDA or oneDNN appears anywhere.
+        first_cell = page.locator(".jp-Notebook .jp-CodeCell").first
+        assert first_cell.locator(".jp-OutputArea-output").count() == 0, (
+            first_cell.locator(".jp-OutputArea").text_content()[:2000])
+        stderr = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+        for i in range(stderr.count()):
+            text = stderr.nth(i).text_content()
+            assert not any(word in text for word in ("cuda", "cuInit", "oneDNN", "absl")), text
 
         # jupyterlab-myst renders the exercise directives instead of showing raw markup.
         markdown = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown, .jp-MarkdownCell .myst")
