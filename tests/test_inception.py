@@ -123,6 +123,8 @@ def test_auxiliary_classifier_parameters_and_errors():
         inception.auxiliary_classifier(x, prefix="a_", dropout=1)
     with pytest.raises(ValueError, match="prefix"):
         inception.auxiliary_classifier(x, prefix=None)
+    with pytest.raises(ValueError, match="Keras tensor"):
+        inception.auxiliary_classifier(np.zeros((1, 14, 14, 8)), prefix="a_")
 
 
 # --------------------------------------------------------------------------
@@ -181,6 +183,7 @@ def test_googlenet_auxiliary_classifiers_add_parameters_only_for_training(google
     (dict(aux_after="4a"), "aux_after"),
     (dict(dropout=1.0), "dropout"),
     (dict(name=""), "name"),
+    (dict(stages=(((4, 4, 4, 4, 4, 4),),) * 24), "at most 23 stages"),
 ])
 def test_googlenet_rejects_bad_arguments(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -207,6 +210,10 @@ def test_inception_small_with_and_without_reductions():
         inception.inception_small(classes=0)
     with pytest.raises(ValueError, match="input_shape"):
         inception.inception_small(input_shape=(32, 32, 3, 1))
+    with pytest.raises(ValueError, match="name"):
+        inception.inception_small(name=3)
+    with pytest.raises(ValueError, match="stages"):
+        inception.inception_small(stages=((),))
 
 
 # --------------------------------------------------------------------------
