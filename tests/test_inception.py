@@ -230,14 +230,21 @@ def test_exercise_aux():
     assert not check(label, "").correct and not check(label, "lots").correct
 
 
-def test_exercise_growth():
-    exercise = get("inception-ex-growth")
-    assert exercise.kind == "conceptual"
+def test_exercise_halve():
+    exercise = get("inception-ex-halve")
+    assert exercise.kind == "predict"
     assert check(exercise.label, exercise.options[0]).correct
     for wrong in exercise.options[1:]:
         result = check(exercise.label, wrong)
-        assert not result.correct and len(result.message) > len(wrong) + 20
+        assert not result.correct and "50.6M" in result.message
     assert "Pick" in check(exercise.label, "something else").message
+    # The savings, from the closed form of the module's MACs.
+    def macs(n1, r3, n3, r5, n5, p, c=192, h=28):
+        return h * h * (c * (n1 + r3 + r5 + p) + 9 * r3 * n3 + 25 * r5 * n5)
+    base = macs(64, 96, 128, 16, 32, 32)
+    savings = [base - macs(64, 48, 128, 16, 32, 32), base - macs(64, 96, 128, 8, 32, 32),
+               base - macs(32, 96, 128, 16, 32, 32), base - macs(64, 96, 128, 16, 32, 16)]
+    assert max(savings) == savings[0] == 50_577_408
 
 
 def _cheap_module(x):

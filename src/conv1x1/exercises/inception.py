@@ -1,7 +1,7 @@
 """Exercises of the chapter "Inception (GoogLeNet)".
 
 Four questions: the parameters of an auxiliary classifier attached to module
-4e (arithmetic), why the naive module's output keeps growing (conceptual), a
+4e (arithmetic), which change of a width cuts module 3a's cost most (predict), a
 module designed under a budget of multiply-accumulates (design), and a
 pooling branch whose output does not fit the concatenation (debug).
 
@@ -52,33 +52,41 @@ def _check_aux(answer) -> Result:
 
 
 # --------------------------------------------------------------------------
-# inception-ex-growth: why the naive module's output grows.
+# inception-ex-halve: which halving cuts module 3a's MACs the most.
 
-GROWTH_OPTIONS = (
-    "Its pooling branch passes all C_in input channels on, so the output has "
-    "C_in plus the filters of the three convolutions",
-    "Its 5x5 branch has more filters than its other branches",
-    "Max pooling with stride 1 doubles the number of channels it reads",
-    "The concatenation also keeps the outputs of the 1x1 reductions",
+HALVE_OPTIONS = (
+    "Halve the 3x3 reduce, from 96 to 48 channels",
+    "Halve the 5x5 reduce, from 16 to 8 channels",
+    "Halve the 1x1 branch, from 64 to 32 filters",
+    "Halve the pool projection, from 32 to 16 filters",
 )
 
 
-def _check_growth(answer) -> Result:
-    return check_choice(answer, GROWTH_OPTIONS[0], GROWTH_OPTIONS, explanations={
-        GROWTH_OPTIONS[1]:
-            "The filter counts are chosen freely, and in GoogLeNet the 5x5 "
-            "branches are the narrowest. Even with few filters everywhere, the "
-            "output would have more channels than the input.",
-        GROWTH_OPTIONS[2]:
-            "Pooling works on each channel separately: it keeps the number of "
-            "channels, C_in in, C_in out. That is exactly the problem: all C_in "
-            "of them reach the concatenation.",
-        GROWTH_OPTIONS[3]:
-            "The naive module has no 1x1 reductions, and in the real module the "
-            "reductions' outputs feed the 3x3 and 5x5 convolutions; they are "
-            "not concatenated.",
-    }, hint="Count the channels of each branch's output: which one depends on "
-            "the input's channels rather than on a filter count?")
+#: MACs each halving saves in module 3a (28x28x192 input), from equation
+#: (eq-inception-macs) of the chapter.
+HALVE_SAVINGS = (
+    28 * 28 * (192 * 48 + 9 * 48 * 128),
+    28 * 28 * (192 * 8 + 25 * 8 * 32),
+    28 * 28 * 192 * 32,
+    28 * 28 * 192 * 16,
+)
+
+
+def _check_halve(answer) -> Result:
+    m = [f"{v / 1e6:.1f}M" for v in HALVE_SAVINGS]
+    return check_choice(answer, HALVE_OPTIONS[0], HALVE_OPTIONS, explanations={
+        HALVE_OPTIONS[1]:
+            f"The 5x5 branch is cheap once reduced (12.4M MACs in all); halving "
+            f"its reduction saves {m[1]}, against {m[0]} for the 3x3 reduce.",
+        HALVE_OPTIONS[2]:
+            f"The 1x1 branch costs 28 * 28 * 192 * 64 MACs; halving it saves {m[2]} "
+            f"and removes 32 output channels. The 3x3 reduce saves {m[0]}.",
+        HALVE_OPTIONS[3]:
+            f"The pool projection is the cheapest layer of the module; halving it "
+            f"saves {m[3]}. The 3x3 reduce saves {m[0]}.",
+    }, hint="A reduce width r appears twice in the module's cost: H W C r for the "
+            "1x1 layer and 9 r n3x3 (or 25 r n5x5) per position for the "
+            "convolution behind it.")
 
 
 # --------------------------------------------------------------------------
@@ -260,14 +268,17 @@ EXERCISES = (
         placeholder="a whole number",
     ),
     Exercise(
-        label="inception-ex-growth",
-        kind="conceptual",
-        check=_check_growth,
+        label="inception-ex-halve",
+        kind="predict",
+        check=_check_halve,
         widget="choice",
-        options=GROWTH_OPTIONS,
-        hints=("Write the output channels of the naive module as a sum over its "
-               "four branches.",
-               "Three terms are filter counts; what is the fourth?"),
+        options=HALVE_OPTIONS,
+        hints=("Which branch of module 3a is the most expensive, and which layer "
+               "of it does each option change?",
+               "Halving a reduce width halves both the 1x1 layer and the "
+               "convolution that reads its output.",
+               "The 3x3 convolution reads the 3x3 reduce: 9 * 96 * 128 MACs per "
+               "position, the largest term of the module."),
     ),
     Exercise(
         label="inception-ex-budget",
