@@ -11,7 +11,7 @@ JOBS ?= 2
 # TensorFlow's C++ messages below an error are noise in a course.
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: book test lab bench clean venv assets
+.PHONY: book test lab bench clean venv assets mutate
 
 venv: $(STAMP)
 assets: $(ASSETS)
@@ -39,6 +39,21 @@ test: $(STAMP) $(ASSETS)
 # the package's microbenchmarks (about 10 minutes; see scripts/bench.py).
 bench: $(STAMP) $(ASSETS)
 	$(BIN)/python scripts/bench.py
+
+# Mutation testing of ops, cost, the argument checks and the exercise checkers
+# against their unit tests ([tool.mutmut] in pyproject.toml). Not part of
+# `make test`: it takes a long while. It works on a copy under _build/mutation
+# so the working tree stays clean; `make mutate MUTANTS='conv1x1.ops*'` runs
+# one module's mutants only. Installs mutmut on first use.
+MUTATION_DIR := _build/mutation
+MUTANTS ?=
+mutate: $(STAMP)
+	$(BIN)/pip install -q 'mutmut>=3.8,<4'
+	mkdir -p $(MUTATION_DIR)
+	rm -rf $(MUTATION_DIR)/src $(MUTATION_DIR)/tests
+	cp -r src tests pyproject.toml $(MUTATION_DIR)/
+	cd $(MUTATION_DIR) && $(CURDIR)/$(BIN)/mutmut run --max-children $(JOBS) $(MUTANTS)
+	cd $(MUTATION_DIR) && $(CURDIR)/$(BIN)/mutmut results
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/

@@ -4,6 +4,7 @@ import itertools
 import math
 
 import keras
+import numpy as np
 import pytest
 
 from conv1x1 import cost
@@ -281,3 +282,151 @@ def test_errors(call, words):
     with pytest.raises(ValueError) as info:
         call()
     assert words in str(info.value)
+
+
+# ---------------------------------------------------------------- exact messages
+
+class _Subclassed(keras.Model):
+    """A model whose layers are called eagerly, never on symbolic inputs."""
+
+    def __init__(self):
+        super().__init__(name="sub")
+        self.inner = keras.layers.Dense(2, name="inner")
+
+    def call(self, x):
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("call, text", [
+    (lambda: cost.conv_params(4, 4, kernel_size=(1, 2, 3)),
+     "Expected kernel_size to be an int or a pair (height, width); received (1, 2, 3)."),
+    (lambda: cost.conv_macs(8, 8, 4, 4, stride=[1]),
+     "Expected stride to be an int or a pair (height, width); received [1]."),
+    (lambda: cost.conv_macs(8, 8, 4, 4, stride=(1, 0)),
+     "Expected stride to be a positive integer; received 0."),
+    (lambda: cost.conv_output_size(2, 3, 1, "valid"),
+     "A 3-wide kernel with 'valid' padding does not fit an input of size 2; use a "
+     "larger input or padding='same'."),
+    (lambda: cost.conv_output_size(8, 1, 1, "full"),
+     "Expected padding to be 'same' or 'valid'; received 'full'."),
+    (lambda: cost.conv_output_size(8, 1, 0),
+     "Expected stride to be a positive integer; received 0."),
+    (lambda: cost.conv_output_size(8, 0),
+     "Expected kernel_size to be a positive integer; received 0."),
+    (lambda: cost.conv_output_size(0),
+     "Expected size to be a positive integer; received 0."),
+    (lambda: cost.conv_params(6, 4, groups=4),
+     "groups=4 must divide both c_in=6 and c_out=4; choose a number of groups that "
+     "divides the channel counts."),
+    (lambda: cost.conv_params(4, 6, groups=4),
+     "groups=4 must divide both c_in=4 and c_out=6; choose a number of groups that "
+     "divides the channel counts."),
+    (lambda: cost.conv_params(4, 4, groups=0),
+     "Expected groups to be a positive integer; received 0."),
+    (lambda: cost.conv_macs(0, 8, 4, 4), "Expected height to be a positive integer; received 0."),
+    (lambda: cost.conv_macs(8, 8, 0, 4), "Expected c_in to be a positive integer; received 0."),
+    (lambda: cost.conv_macs(8, 8, 4, 0), "Expected c_out to be a positive integer; received 0."),
+    (lambda: cost.conv_macs(8, 8, 4, 4, groups=0),
+     "Expected groups to be a positive integer; received 0."),
+    (lambda: cost.conv_macs(8, 8, 6, 4, groups=4),
+     "groups=4 must divide both c_in=6 and c_out=4; choose a number of groups that "
+     "divides the channel counts."),
+    (lambda: cost.layer_costs(single((None, None, 3), keras.layers.Conv2D(4, 1))),
+     "Cannot count MACs for an output of shape (None, None, None, 4) with an unknown "
+     "spatial size; build the model with a fixed input_shape."),
+    (lambda: cost.layer_costs(single((None, 8), keras.layers.EinsumDense(
+        "abc,cd->abd", output_shape=(None, 3), name="mix"))),
+     "Cannot count MACs for layer 'mix' (EinsumDense) with input shape (None, None, 8): "
+     "a size other than the batch is unknown. Build the model with a fixed input shape."),
+    (lambda: cost.layer_costs(single((None, 8), keras.layers.TimeDistributed(
+        keras.layers.Dense(3), name="td"))),
+     "Cannot count MACs for layer 'td' (TimeDistributed) with input shape (None, None, 8): "
+     "the number of time steps is unknown. Build the model with a fixed input shape."),
+    (lambda: cost.layer_costs(_attention_model()),
+     "layer_costs cannot count the multiply-accumulates of layer 'mha', a "
+     "MultiHeadAttention: it counts convolutions, dense and einsum layers, and layers "
+     "without multiplications. Count that layer by hand, or pass a model without it."),
+    (lambda: cost.layer_costs(keras.layers.Dense(3)),
+     "Expected a keras.Model; received Dense. Wrap a single layer in "
+     "keras.Sequential([keras.Input(shape), layer])."),
+    (lambda: cost.layer_costs(keras.Sequential([keras.layers.Dense(3)], name="unbuilt")),
+     "Model 'unbuilt' is not built, so its layers have no shapes. Start it with "
+     "keras.Input(shape=...) or call model.build(input_shape)."),
+    (lambda: cost.cost_table(single((4,), keras.layers.Dense(2))).row("fc"),
+     "Expected one of ('pointwise', 'conv', 'depthwise', 'dense', 'other'); "
+     "received 'fc'."),
+])
+def test_exact_messages(call, text):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == text
+
+
+def test_a_layer_without_a_single_input_is_explained():
+    model = _Subclassed()
+    model(np.zeros((1, 3)))
+    with pytest.raises(ValueError) as info:
+        cost.layer_costs(model)
+    text = str(info.value)
+    assert text.startswith("Layer 'inner' has no single input and output shape (")
+    assert text.endswith(
+        "). layer_costs needs a model whose layers have been called once on symbolic "
+        "inputs: build it with keras.Input(shape=...) or pass input_shape to "
+        "keras.applications.")
+
+
+@pytest.fixture(scope="module")
+def small_table():
+    # By hand: a 1x1 conv 3 -> 2 on 4x4 (96 MACs, 6 weights, 8 parameters), a
+    # flatten, and a dense layer 32 -> 5 (160 MACs, 160 weights, 165 parameters).
+    return cost.cost_table(keras.Sequential([
+        keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1, name="pw"),
+        keras.layers.Flatten(name="flat"), keras.layers.Dense(5, name="fc")]))
+
+
+def test_cost_table_rows_and_totals(small_table):
+    assert [r.kind for r in small_table.rows] == list(cost.KINDS)
+    assert (small_table.total_macs, small_table.total_weights,
+            small_table.total_params) == (256, 166, 173)
+    assert small_table.row("pointwise") == cost.CostRow(
+        "pointwise", 1, 96, 6, 8, 37.5, 100 * 6 / 166, 100 * 8 / 173)
+    assert small_table.row("dense") == cost.CostRow(
+        "dense", 1, 160, 160, 165, 62.5, 100 * 160 / 166, 100 * 165 / 173)
+    assert small_table.row("other") == cost.CostRow("other", 1, 0, 0, 0, 0.0, 0.0, 0.0)
+    assert small_table.row("conv") == cost.CostRow("conv", 0, 0, 0, 0, 0.0, 0.0, 0.0)
+
+
+def test_cost_table_text(small_table):
+    assert str(small_table).splitlines() == [
+        "kind       layers  MACs  MACs %  weights  weights %  params  params %",
+        "pointwise       1    96   37.50        6       3.61       8      4.62",
+        "dense           1   160   62.50      160      96.39     165     95.38",
+        "other           1     0    0.00        0       0.00       0      0.00",
+        "total           3   256  100.00      166     100.00     173    100.00",
+    ]
+
+
+def test_cost_table_html(small_table):
+    cells = lambda tag, *values: "".join(f"<{tag}>{v}</{tag}>" for v in values)  # noqa: E731
+    assert small_table._repr_html_() == (
+        "<table><thead><tr>"
+        + cells("th", "kind", "layers", "MACs", "MACs %", "weights", "weights %",
+                "params", "params %")
+        + "</tr></thead><tbody>"
+        + "<tr>" + cells("td", "pointwise", 1, 96, "37.50", 6, "3.61", 8, "4.62") + "</tr>"
+        + "<tr>" + cells("td", "dense", 1, 160, "62.50", 160, "96.39", 165, "95.38") + "</tr>"
+        + "<tr>" + cells("td", "other", 1, 0, "0.00", 0, "0.00", 0, "0.00") + "</tr>"
+        + "<tr>" + cells("th", "total", 3, 256, "100.00", 166, "100.00", 173, "100.00")
+        + "</tr></tbody></table>")
+
+
+def test_cost_table_groups_thousands():
+    table = cost.cost_table(single((40, 40, 3), keras.layers.Conv2D(8, 1)))
+    assert "  38,400  " in str(table) and "<td>38,400</td>" in table._repr_html_()
+
+
+def test_a_model_without_multiplications_has_zero_shares():
+    table = cost.cost_table(single((4, 4, 3), keras.layers.BatchNormalization()))
+    row = table.row("other")
+    assert (row.layers, row.macs, row.macs_pct, row.weights_pct) == (1, 0, 0.0, 0.0)
+    assert row.params == 12 and row.params_pct == 100.0

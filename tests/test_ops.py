@@ -103,3 +103,43 @@ def test_empty_channel_axes_are_refused(fn, x, w, words):
 def test_as_matrix_refuses_nan():
     with pytest.raises(ValueError, match="Expected w to hold finite numbers"):
         ops.as_matrix(np.full((1, 1, 2, 2), np.nan))
+
+
+@pytest.mark.parametrize("fn", [ops.pointwise_conv, ops.pointwise_conv_loops])
+@pytest.mark.parametrize("x_type, w_type", [(np.float32, np.float32), (np.float64, np.float32),
+                                            (np.float32, np.float64)])
+def test_both_implementations_keep_numpy_result_dtype(fn, x_type, w_type):
+    x = np.ones((1, 2, 2, 3), dtype=x_type)
+    w = np.ones((3, 2), dtype=w_type)
+    assert fn(x, w).dtype == np.result_type(x_type, w_type)
+
+
+@pytest.mark.parametrize("fn", [ops.pointwise_conv, ops.pointwise_conv_loops])
+@pytest.mark.parametrize("x, w, b, text", [
+    (np.ones((1, 2, 2, 3)), np.ones((2, 3, 3, 2)), None,
+     "Expected a 1x1 kernel of shape (1, 1, C_in, C_out); received shape (2, 3, 3, 2), a "
+     "2x3 kernel. A pointwise convolution has no spatial extent: use a general "
+     "convolution for larger kernels."),
+    (np.ones((1, 2, 2, 3)), np.ones(3), None,
+     "Expected w with 2 dimensions (C_in, C_out) or 4 dimensions (1, 1, C_in, C_out); "
+     "received shape (3,)."),
+    (np.ones((1, 2, 2, 3)), np.ones((3, 0)), None,
+     "Expected a kernel with at least one input and one output channel; received "
+     "shape (3, 0)."),
+    (np.ones((2, 3)), np.ones((3, 2)), None,
+     "Expected x with 4 dimensions (N, H, W, C_in) or 3 dimensions (H, W, C_in); "
+     "received shape (2, 3). Add or remove a batch axis, e.g. x[None] for a single image."),
+    (np.ones((1, 2, 2, 0)), np.ones((0, 2)), None,
+     "Expected x with at least one channel; received shape (1, 2, 2, 0), whose last "
+     "(channel) axis is empty."),
+    (np.ones((1, 2, 5, 3)), np.ones((4, 2)), None,
+     "Channel mismatch: x has 3 channels (last axis of shape (1, 2, 5, 3)) but w expects "
+     "C_in=4 (w has shape (4, 2)). The kernel's first axis must equal the number of "
+     "input channels."),
+    (np.ones((1, 2, 2, 3)), np.ones((3, 2)), np.ones(5),
+     "Expected a bias of shape (2,), one value per output channel; received shape (5,)."),
+])
+def test_exact_messages(fn, x, w, b, text):
+    with pytest.raises(ValueError) as info:
+        fn(x, w, b)
+    assert str(info.value) == text
