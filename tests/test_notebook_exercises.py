@@ -10,11 +10,14 @@ For each ``{exercise}`` block of a notebook in ``book/``:
   ``function`` exercise may first have a stub cell that defines the function
   and checks nothing);
 * a ``{solution-start} <label>`` ... ``{solution-end}`` block follows, folded
-  in the HTML book, with a code cell that runs ``check("<label>", ...)``;
-  every cell in it opens collapsed in JupyterLab (jupyter.source_hidden, and
-  for code jupyter.outputs_hidden), its code prints nothing (JupyterLab shows
-  a cell's output once it runs, whatever outputs_hidden says), and the first
-  line, which JupyterLab still shows on a collapsed cell, gives no answer away;
+  in the HTML book, with a code cell that runs ``check("<label>", ...)``.
+  In JupyterLab it stays folded after Run All: its code cells have
+  jupyter.source_hidden and jupyter.outputs_hidden and print nothing
+  (JupyterLab shows a cell's output once it runs, whatever outputs_hidden
+  says); its markdown cells are each one folded block, an admonition with
+  ``:class: dropdown`` (JupyterLab opens a markdown cell with source_hidden
+  when it runs it); and no first line, which JupyterLab shows on a collapsed
+  cell, gives an answer away;
 * no code cell outside a solution calls a checker or builds a widget by hand;
 * a chapter has three exercises or more, at most half of them arithmetic.
 """
@@ -238,6 +241,30 @@ def leaks(text, label, exercise):
     return any(exercise.check(c).correct for c in candidates if c)
 
 
+FOLD_OPEN = re.compile(r"\A(`{3,}|:{3,})\{(\w[\w-]*)\}[^\n]*\n((?:[ \t]*:[\w-]+:[^\n]*\n)*)")
+
+
+def folded(text):
+    """Whether a markdown cell is one block that JupyterLab and the book show folded.
+
+    Accepted: a directive with ``:class: dropdown`` (any admonition), a
+    ``{dropdown}`` directive, or a ``<details>`` element, holding the whole cell.
+    jupyterlab-myst renders each of them closed, and they stay closed after
+    Run All (checked in JupyterLab 4.6), unlike jupyter.source_hidden, which
+    JupyterLab drops when it runs a markdown cell.
+    """
+    text = text.strip()
+    if text.startswith("<details") and text.endswith("</details>"):
+        return text.count("<details") == 1
+    opened = FOLD_OPEN.match(text + "\n")
+    if not opened:
+        return False
+    fence, directive, options = opened.groups()
+    if directive != "dropdown" and not re.search(r":class:[^\n]*\bdropdown\b", options):
+        return False
+    return text.endswith(fence) and text.count(fence) == 2
+
+
 def solution_problems(name, found, registered=None):
     """What is wrong with each exercise's worked solution, by aspect.
 
@@ -264,12 +291,17 @@ def solution_problems(name, found, registered=None):
         for index, cell in item.solution:
             where = f"{name} cell {index} (solution of {label})"
             jupyter = cell.get("metadata", {}).get("jupyter", {})
-            keys = ("source_hidden", "outputs_hidden") if cell["cell_type"] == "code" \
-                else ("source_hidden",)
-            for key in keys:
-                if jupyter.get(key) is not True:
-                    problems["collapsed"].append(f"{where}: set metadata jupyter.{key} "
-                                                 "to true")
+            if cell["cell_type"] == "code":
+                for key in ("source_hidden", "outputs_hidden"):
+                    if jupyter.get(key) is not True:
+                        problems["collapsed"].append(f"{where}: set metadata jupyter.{key} "
+                                                     "to true")
+            elif not folded(source(cell)):
+                problems["collapsed"].append(
+                    f"{where}: JupyterLab opens a markdown cell when it runs, whatever "
+                    "jupyter.source_hidden says, so put the explanation in a folded block: "
+                    "an admonition with :class: dropdown (e.g. :::{admonition} "
+                    "Explanation / :class: dropdown / ... / :::)")
             lines = [line for line in source(cell).splitlines() if line.strip()]
             first = lines[0] if lines else ""
             for other in found:
@@ -363,13 +395,26 @@ def _fake_registry():
                                   function_name="my_block")}
 
 
+@pytest.mark.parametrize("text, expected", [
+    (":::{admonition} Explanation\n:class: dropdown\n\nThe answer.\n:::", True),
+    ("````{note}\n:class: tip dropdown\nThe answer.\n````", True),
+    ("```{dropdown} Explanation\nThe answer.\n```", True),
+    ("<details><summary>Why</summary>\n\nThe answer.\n\n</details>", True),
+    (":::{admonition} Explanation\n\nThe answer.\n:::", False),
+    (":::{admonition} Explanation\n:class: dropdown\nThe answer.\n:::\n\nMore answer.", False),
+    ("The answer is 3.", False),
+    ("Intro.\n\n:::{dropdown} Why\nThe answer.\n:::", False),
+])
+def test_folded_recognises_blocks_that_stay_closed(text, expected):
+    assert folded(text) is expected
+
+
 def test_a_chapter_that_follows_the_design_passes(tmp_path):
     found, problems = _demo(tmp_path, [
         _markdown("```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
         _code('show("demo-ex-a")', tags=["remove-input"]),
         _markdown("````{solution-start} demo-ex-a\n:class: dropdown\n````"),
-        _markdown("The explanation.\n\nIt has the number 3.",
-                  jupyter={"source_hidden": True}),
+        _markdown(":::{admonition} Explanation\n:class: dropdown\n\nIt has the number 3.00.\n:::"),
         _code('answer = 1 + 2\nresult = check("demo-ex-a", answer)\nassert result.correct',
               jupyter=HIDDEN),
         _markdown("````{solution-end}\n````"),
@@ -417,7 +462,7 @@ def test_the_checks_catch_an_answer_in_sight_and_open_solutions(tmp_path):
     assert "solution of demo-ex-a should be a dropdown" in solved
     assert "cell 3 (solution of demo-ex-a): set metadata jupyter.outputs_hidden" in solved
     assert "cell 4 (solution of demo-ex-a): set metadata jupyter.source_hidden" in solved
-    assert "cell 5 (solution of demo-ex-a): set metadata jupyter.source_hidden" in solved
+    assert "cell 5 (solution of demo-ex-a): JupyterLab opens a markdown cell" in solved
     assert "cell 3 (solution of demo-ex-a): it calls print()" in solved
     assert "cell 4 (solution of demo-ex-a): its last line is an expression" in solved
     assert "cell 4 (solution of demo-ex-a): its first line, which JupyterLab shows" in solved
