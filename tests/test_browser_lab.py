@@ -28,21 +28,41 @@ CHAPTER = "structure.ipynb"
 #: Printed by a cell appended to the copy: every cell before it has run.
 SENTINEL = "every cell of the chapter ran"
 #: The chapter's function exercise, and a correct answer a learner might type.
+FUNCTION_LABEL = "structure-ex-implement"
 FUNCTION_NAME = "my_pointwise"
 LEARNER_ANSWER = "def my_pointwise(x, w, b):\n    return x @ w + b\n"
 
 
 def solution_cells(path):
-    """The cells that the chapter marks to open collapsed in JupyterLab, and lines
-    of their code below the first (which the placeholder shows) that appear
-    nowhere else in the chapter."""
+    """What the chapter folds for JupyterLab.
+
+    Returns the code cells with jupyter.source_hidden, lines of their code
+    below the first (the collapsed cell shows only its first line) that appear
+    nowhere else in the chapter, and the indices of the markdown cells inside
+    solution blocks.
+    """
     cells = json.loads(path.read_text())["cells"]
-    hidden = [c for c in cells
-              if c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
+    hidden = [c for c in cells if c["cell_type"] == "code"
+              and c.get("metadata", {}).get("jupyter", {}).get("source_hidden")]
     elsewhere = "\n".join("".join(c["source"]) for c in cells if c not in hidden)
-    lines = [line.strip() for c in hidden if c["cell_type"] == "code"
+    lines = [line.strip() for c in hidden
              for line in "".join(c["source"]).strip().splitlines()[1:]]
-    return hidden, [line for line in lines if len(line) > 12 and line not in elsewhere]
+    unique = [line for line in lines if len(line) > 12 and line not in elsewhere]
+    explanations, inside = [], False
+    for index, cell in enumerate(cells):
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and "{solution-start}" in text:
+            inside = True
+        elif cell["cell_type"] == "markdown" and "{solution-end}" in text:
+            inside = False
+        elif inside and cell["cell_type"] == "markdown":
+            explanations.append(index)
+    return hidden, unique, explanations
+
+
+def cell_index(cells, source):
+    """The index of the cell whose whole source is ``source``."""
+    return next(i for i, c in enumerate(cells) if "".join(c["source"]).strip() == source)
 
 
 def free_port():
@@ -243,12 +263,13 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         function_box.get_by_text("Correct on all").wait_for(timeout=30_000)
         assert "✔" in function_box.inner_text() and "Case 1" not in function_box.inner_text()
 
-        # Every worked solution opens collapsed: a placeholder instead of its cells'
-        # sources, and, after Run All, no output of its code in sight (JupyterLab
-        # shows a cell's output once it runs, so solution code must print nothing).
-        hidden, unique_lines = solution_cells(notebooks / CHAPTER)
+        # Every worked solution stays folded after Run All: its code cells show a
+        # placeholder instead of their source and show no output (JupyterLab shows a
+        # cell's output once it runs, so solution code must print nothing), and its
+        # explanations show only the title of their folded block.
+        hidden, unique_lines, explanations = solution_cells(notebooks / CHAPTER)
         assert len(hidden) >= 3 and unique_lines
-        placeholders = page.locator(".jp-Cell .jp-InputPlaceholder")
+        placeholders = page.locator(".jp-CodeCell .jp-InputPlaceholder")
         assert placeholders.count() == len(hidden)
         for i in range(len(hidden)):
             assert placeholders.nth(i).is_visible()
@@ -263,6 +284,15 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         assert shown.count() == 0, (
             "solution output in sight after Run All: "
             + " | ".join(shown.nth(i).inner_text()[:200] for i in range(shown.count())))
+        cells = json.loads((notebooks / CHAPTER).read_text())["cells"]
+        widget_index = cell_index(cells, f'show("{FUNCTION_LABEL}")')
+        dom_cells = page.locator(".jp-Notebook .jp-Cell")
+        assert dom_cells.count() == len(cells) + 1  # the learner's new cell
+        for index in explanations:
+            # The learner's new cell sits right after the widget cell.
+            dom = dom_cells.nth(index + 1 if index > widget_index else index)
+            visible = dom.inner_text().strip()
+            assert len(visible) <= 80, f"an explanation is open after Run All: {visible[:300]}"
     finally:
         (ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ROOT / "_build" / "screenshots" / "lab-structure.png"))
