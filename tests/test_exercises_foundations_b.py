@@ -356,3 +356,83 @@ def _normalised_maps(features, kernel, bias):
 def test_cam_rejects_wrong_functions(fn, words):
     result = check("visualization-ex-cam", fn)
     assert not result.correct and words in result.message, result.message
+
+
+# -------------------------------------------------- visualization: resolution
+
+def _classifier(x, poolings=2, third_layer=True):
+    """The chapter's classifier, with one or two poolings."""
+    layers = keras.layers
+    h = layers.Conv2D(4, 1)(x)
+    h = layers.Conv2D(16, 3, padding="same", activation="relu")(h)
+    h = layers.MaxPooling2D(2)(h)
+    h = layers.Conv2D(16, 3, padding="same", activation="relu")(h)
+    if poolings == 2:
+        h = layers.MaxPooling2D(2)(h)
+    if third_layer:
+        h = layers.Conv2D(16, 3, padding="same", activation="relu")(h)
+    h = layers.Conv2D(4, 1)(h)
+    h = layers.GlobalAveragePooling2D()(h)
+    return layers.Activation("softmax")(h)
+
+
+def test_resolution_budget_is_the_chapters_classifier():
+    from conv1x1 import cost
+
+    inputs = keras.Input(shape=(32, 32, 3))
+    model = keras.Model(inputs, _classifier(inputs))
+    assert vis_exercises.CHAPTER_MACS == cost.cost_table(model).total_macs
+
+
+def test_resolution_reference_passes():
+    result = check("visualization-ex-resolution",
+                   lambda x: _classifier(x, poolings=1, third_layer=False))
+    assert result.correct and "1,208,320 MACs" in result.message
+
+
+def _dense_after_pooling(x):
+    h = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(x)
+    h = keras.layers.MaxPooling2D(2)(h)
+    h = keras.layers.Conv2D(4, 1)(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.layers.Activation("softmax")(keras.layers.Dense(4)(h))
+
+
+def _no_maps(x):
+    h = keras.layers.MaxPooling2D(2)(x)
+    h = keras.layers.Conv2D(8, 1)(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.layers.Dense(4, activation="softmax")(h)
+
+
+def _logits(x):
+    h = keras.layers.MaxPooling2D(2)(x)
+    return keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1)(h))
+
+
+@pytest.mark.parametrize("fn, words", [
+    (_classifier, "are 8 x 8"),
+    (lambda x: _classifier(x, poolings=1), "over the budget"),
+    (_dense_after_pooling, "not the softmax"),
+    (_logits, "not the softmax"),
+    (_no_maps, "No 1x1 convolution with 4"),
+    (lambda x: x, "must be one probability per class"),
+    (lambda x: np.ones((1, 4)), "Keras tensor"),
+    (lambda x: sys.exit(1), "SystemExit"),
+    (lambda x: x[0, 0, 0, 9].foo, "raised"),
+    ("my_classifier", "Expected a function"),
+])
+def test_resolution_rejects_with_a_message(fn, words):
+    result = check("visualization-ex-resolution", fn)
+    assert not result.correct and words in result.message, result.message
+
+
+def test_resolution_stops_a_function_that_never_returns(monkeypatch):
+    monkeypatch.setattr(vis_exercises, "TIME_LIMIT_S", 0.5)
+
+    def forever(x):
+        while True:
+            pass
+
+    result = check("visualization-ex-resolution", forever)
+    assert not result.correct and "did not return within" in result.message

@@ -7,17 +7,11 @@ linear layers (debug), and a stack of 1x1 convolutions designed under a
 budget of multiply-accumulates (design).
 
 The design checker builds the learner's block on a symbolic input, with a
-time limit, and counts its cost with :func:`conv1x1.cost.layer_costs`.
+time limit (:func:`conv1x1.exercises._learner.call_learner`), and counts its
+cost with :func:`conv1x1.cost.layer_costs`.
 """
 
 from __future__ import annotations
-
-import contextlib
-import os
-import signal
-import threading
-import time
-import traceback
 
 import numpy as np
 
@@ -28,6 +22,7 @@ from conv1x1.exercises._core import (
     check_number,
     parse_number,
 )
+from conv1x1.exercises._learner import call_learner
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -147,70 +142,6 @@ MIN_NONLINEAR_LAYERS = 3
 TIME_LIMIT_S = 20.0
 
 
-class _TimeLimit(BaseException):
-    """Raised inside the learner's code when the time limit is reached."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread, POSIX only).
-
-    An outer timer (pytest-timeout's, for example) is restored afterwards
-    with the time it had left. Elsewhere the block runs without a limit.
-    """
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimeLimit()
-
-    previous_handler = signal.signal(signal.SIGALRM, interrupt)
-    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL,
-                                                         seconds)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
-        if previous_delay > 0:
-            left = previous_delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3),
-                             previous_interval)
-
-
-def _learner_line(err: BaseException) -> str:
-    """'line N' of the learner's own code in the traceback, or ''."""
-    frames = traceback.extract_tb(err.__traceback__)
-    library = (os.sep + "site-packages" + os.sep, os.sep + "conv1x1" + os.sep,
-               os.sep + "lib" + os.sep + "python")
-    own = [frame for frame in frames
-           if not any(part in frame.filename for part in library)]
-    return f" (line {own[-1].lineno})" if own else ""
-
-
-def _call_learner(fn, *args):
-    """``(output, None)`` or ``(None, message)``; never raises."""
-    try:
-        with _time_limit(TIME_LIMIT_S):
-            return fn(*args), None
-    except _TimeLimit:
-        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
-                      "seconds, so the check stopped it. Is there a loop that "
-                      "never ends?")
-    except KeyboardInterrupt:
-        raise
-    except SystemExit:
-        return None, ("Your function tried to stop Python (SystemExit, from "
-                      "sys.exit() or exit()); it must return a tensor instead.")
-    except BaseException as err:  # the learner's code may raise anything
-        return None, (f"Your function raised {type(err).__name__}: {err}"
-                      f"{_learner_line(err)}.")
-
-
 def _is_nonlinear(activation) -> bool:
     return getattr(activation, "__name__", "linear") != "linear"
 
@@ -239,7 +170,7 @@ def _check_budget(fn) -> Result:
     from conv1x1 import cost
 
     inputs = keras.Input(shape=BUDGET_SHAPE)
-    outputs, failure = _call_learner(fn, inputs)
+    outputs, failure = call_learner(fn, inputs, seconds=TIME_LIMIT_S)
     if failure:
         return Result(False, failure)
     shape = getattr(outputs, "shape", None)

@@ -1,10 +1,11 @@
 """Exercises of the chapter "Visualizing 1x1 convolutions".
 
-Four questions: one pixel through the opponent-colour kernel (arithmetic),
-why global average pooling and a 1x1 convolution may be swapped
-(conceptual), a bug in computing class activation maps (debug), and how far
-the learned colour mix can be rearranged without changing the network
-(predict).
+Five questions: one pixel through the opponent-colour kernel (arithmetic),
+how global average pooling and a 1x1 convolution may be ordered
+(conceptual), a bug in computing class activation maps (debug), a classifier
+with finer class maps under a budget of multiply-accumulates (design), and
+how far the learned colour mix can be rearranged without changing the
+network (predict).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from conv1x1.exercises._core import (
     check_number,
     parse_number,
 )
+from conv1x1.exercises._learner import call_learner
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -94,6 +96,92 @@ def _check_cam(fn) -> Result:
 
 
 # --------------------------------------------------------------------------
+# visualization-ex-resolution: class maps of 16 x 16 instead of 8 x 8, for no
+# more MACs than the chapter's classifier.
+
+IMAGE_SHAPE = (32, 32, 3)
+MAP_SHAPE = (16, 16, 4)
+#: MACs per image of the chapter's classifier (its cost table's total).
+CHAPTER_MACS = (32 * 32 * 3 * 4 + 32 * 32 * 9 * 4 * 16 + 16 * 16 * 9 * 16 * 16
+                + 8 * 8 * 9 * 16 * 16 + 8 * 8 * 16 * 4)
+
+#: Seconds a learner's function may take before the check gives up.
+TIME_LIMIT_S = 20.0
+
+
+def _class_map_layers(model):
+    """The 1x1 convolutions of ``model`` whose output could be class maps."""
+    import keras
+
+    return [layer for layer in model.layers
+            if isinstance(layer, keras.layers.Conv2D)
+            and tuple(layer.kernel_size) == (1, 1)
+            and tuple(layer.output.shape)[-1] == MAP_SHAPE[-1]]
+
+
+def _check_resolution(fn) -> Result:
+    if not callable(fn):
+        return Result(False, f"Expected a function; received {type(fn).__name__}. "
+                             "Pass the function itself, without calling it.")
+    import keras
+
+    from conv1x1 import cost
+
+    inputs = keras.Input(shape=IMAGE_SHAPE)
+    outputs, failure = call_learner(fn, inputs, seconds=TIME_LIMIT_S,
+                                    returns="the probabilities")
+    if failure:
+        return Result(False, failure)
+    if not isinstance(outputs, keras.KerasTensor):
+        return Result(False, "Expected your function to return a Keras tensor "
+                             "(the output of a layer called on x); received "
+                             f"{type(outputs).__name__}.")
+    if tuple(outputs.shape) != (None, MAP_SHAPE[-1]):
+        return Result(False, f"The output has shape {tuple(outputs.shape)}; it "
+                             "must be one probability per class, (None, 4).")
+    try:
+        model = keras.Model(inputs, outputs)
+        records = cost.layer_costs(model)
+    except Exception as err:
+        return Result(False, "Your classifier could not be built into a model "
+                             f"from x ({type(err).__name__}: {err}). Build every "
+                             "layer on x or on a layer's output.")
+    candidates = _class_map_layers(model)
+    if not candidates:
+        return Result(False, "No 1x1 convolution with 4 output channels: the "
+                             "class maps come from one, before the pooling.")
+    maps_layer = candidates[-1]
+    shape = tuple(maps_layer.output.shape)[1:]
+    if shape != MAP_SHAPE:
+        return Result(False, f"The class maps ({maps_layer.name}) are "
+                             f"{shape[0]} x {shape[1]}; they must be "
+                             f"{MAP_SHAPE[0]} x {MAP_SHAPE[1]}.")
+    try:
+        probe = keras.Model(inputs, [maps_layer.output, outputs])
+        images = np.random.default_rng(0).uniform(size=(2, *IMAGE_SHAPE))
+        maps, probabilities = (keras.ops.convert_to_numpy(t)
+                               for t in probe(images.astype("float32")))
+    except Exception as err:
+        return Result(False, f"Your classifier could not be run ({type(err).__name__}"
+                             f": {err}).")
+    scores = maps.astype(float).mean(axis=(1, 2))
+    softmax = np.exp(scores - scores.max(axis=1, keepdims=True))
+    softmax /= softmax.sum(axis=1, keepdims=True)
+    if not np.allclose(probabilities, softmax, rtol=1e-3, atol=1e-5):
+        return Result(False, f"The output is not the softmax of the mean of the "
+                             f"class maps ({maps_layer.name}): end with "
+                             "GlobalAveragePooling2D and a softmax, nothing in "
+                             "between.")
+    macs = sum(r.macs for r in records)
+    if macs > CHAPTER_MACS:
+        return Result(False, f"Your classifier costs {macs:,} MACs, over the "
+                             f"budget of {CHAPTER_MACS:,}.")
+    return Result(True, f"Correct: class maps of {MAP_SHAPE[0]} x {MAP_SHAPE[1]} "
+                        f"for {macs:,} MACs ({macs / CHAPTER_MACS:.0%} of the "
+                        "chapter's classifier).")
+
+
+# --------------------------------------------------------------------------
 # visualization-ex-constant: how many colour_mix channels an invertible M
 # can make constant.
 
@@ -151,6 +239,21 @@ EXERCISES = (
                "values, and with them the mean.",
                "The class maps are the 1x1 convolution itself: return "
                "features @ kernel + bias."),
+    ),
+    Exercise(
+        label="visualization-ex-resolution",
+        kind="design",
+        check=_check_resolution,
+        widget="function",
+        function_name="my_classifier",
+        hints=("The class maps have the resolution of the layers after the "
+               "last pooling. With one pooling they are 16 x 16, but every "
+               "layer after it then runs on 4 times as many positions.",
+               "Build your model and print cost.cost_table of it: drop one "
+               "3x3 layer, or make the layers narrower, until the total fits.",
+               "A 1x1 mix 3 -> 4, a 3x3 layer 4 -> 16 with ReLU, one pooling, "
+               "a 3x3 layer 16 -> 16 with ReLU, a 1x1 layer 16 -> 4, global "
+               "average pooling and a softmax cost 1,208,320 MACs."),
     ),
     Exercise(
         label="visualization-ex-constant",
