@@ -134,10 +134,27 @@ def _attention_model():
     return keras.Model(inputs, keras.layers.MultiHeadAttention(2, 4, name="mha")(inputs, inputs))
 
 
+def _two_inputs(build):
+    query, value = keras.Input((6, 8)), keras.Input((6, 8))
+    return lambda: keras.Model([query, value], build(query, value))
+
+
 @pytest.mark.parametrize("build, words", [
-    (_attention_model, "'mha', a MultiHeadAttention"),
-    (lambda: single((6, 8), keras.layers.LSTM(3, name="memory")), "'memory', a LSTM"),
-    (lambda: single((6, 8), keras.layers.GRU(3, name="gates")), "'gates', a GRU"),
+    (_attention_model, "'mha' (MultiHeadAttention)"),
+    (lambda: single((6, 8), keras.layers.LSTM(3, name="memory")), "'memory' (LSTM)"),
+    (lambda: single((6, 8), keras.layers.GRU(3, name="gates")), "'gates' (GRU)"),
+    (lambda: single((6, 8), keras.layers.SimpleRNN(3, name="rnn")), "'rnn' (SimpleRNN)"),
+    (lambda: single((6, 8), keras.layers.Bidirectional(keras.layers.LSTM(3), name="both")),
+     "'both' (Bidirectional)"),
+    (_two_inputs(lambda q, v: keras.layers.Attention(name="att")([q, v])),
+     "'att' (Attention)"),
+    (_two_inputs(lambda q, v: keras.layers.AdditiveAttention(name="add")([q, v])),
+     "'add' (AdditiveAttention)"),
+    (_two_inputs(lambda q, v: keras.layers.GroupQueryAttention(
+        head_dim=4, num_query_heads=2, num_key_value_heads=1, name="gqa")(q, v)),
+     "'gqa' (GroupedQueryAttention)"),
+    (_two_inputs(lambda q, v: keras.layers.Dot(axes=-1, name="dot")([q, v])),
+     "'dot' (Dot)"),
 ])
 def test_layers_that_are_not_counted_are_refused_by_name(build, words):
     with pytest.raises(ValueError, match="cannot count the multiply-accumulates") as info:
@@ -343,8 +360,8 @@ class _Subclassed(keras.Model):
      "Cannot count MACs for layer 'td' (TimeDistributed) with input shape (None, None, 8): "
      "the number of time steps is unknown. Build the model with a fixed input shape."),
     (lambda: cost.layer_costs(_attention_model()),
-     "layer_costs cannot count the multiply-accumulates of layer 'mha', a "
-     "MultiHeadAttention: it counts convolutions, dense and einsum layers, and layers "
+     "layer_costs cannot count the multiply-accumulates of layer 'mha' "
+     "(MultiHeadAttention): it counts convolutions, dense and einsum layers, and layers "
      "without multiplications. Count that layer by hand, or pass a model without it."),
     (lambda: cost.layer_costs(keras.layers.Dense(3)),
      "Expected a keras.Model; received Dense. Wrap a single layer in "

@@ -248,8 +248,8 @@ def _layer_records(layer, prefix: str, shapes=None) -> list[LayerCost]:
         return []
     if isinstance(layer, _uncounted_types()):
         raise ValueError(
-            f"layer_costs cannot count the multiply-accumulates of layer {name!r}, "
-            f"a {type(layer).__name__}: it counts convolutions, dense and einsum "
+            f"layer_costs cannot count the multiply-accumulates of layer {name!r} "
+            f"({type(layer).__name__}): it counts convolutions, dense and einsum "
             "layers, and layers without multiplications. Count that layer by hand, "
             "or pass a model without it."
         )
