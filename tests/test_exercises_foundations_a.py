@@ -427,14 +427,12 @@ def test_dimensionality_reduction_learned():
 def test_feature_fusion_cr_agrees_with_pillow():
     from PIL import Image
 
-    green = Image.fromarray(np.array([[[0, 255, 0]]], dtype=np.uint8))
-    pil_cr = np.asarray(green.convert("YCbCr"))[0, 0, 2] / 255
-    result = check("feature-fusion-ex-cr", "0.081312")
-    assert result.correct
-    assert abs(0.081312 - pil_cr) <= 1 / 255
-    assert not check(
-        "feature-fusion-ex-cr", "0.418688"
-    ).correct  # the bias forgotten
+    yellow = Image.fromarray(np.array([[[255, 255, 0]]], dtype=np.uint8))
+    pil_cr = np.asarray(yellow.convert("YCbCr"))[0, 0, 2] / 255
+    assert check("feature-fusion-ex-cr", "0.581312").correct
+    assert abs(0.581312 - pil_cr) <= 1 / 255
+    # the bias forgotten, or only the green term
+    assert not check("feature-fusion-ex-cr", "0.081312").correct
     assert not check("feature-fusion-ex-cr", "-0.418688").correct
 
 

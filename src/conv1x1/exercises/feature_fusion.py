@@ -19,9 +19,9 @@ from conv1x1.exercises._core import (
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
-# Arithmetic: Cr of pure green, (R, G, B) = (0, 1, 0), in the [0, 1] range.
+# Arithmetic: Cr of pure yellow, (R, G, B) = (1, 1, 0), in the [0, 1] range.
 
-CR_OF_GREEN = 0.5 - 0.418688
+CR_OF_YELLOW = 0.5 + 0.5 - 0.418688
 
 # --------------------------------------------------------------------------
 # Design: the (2c, c) kernel of a 1x1 convolution that computes A - B from
@@ -104,10 +104,10 @@ EXERCISES = (
     Exercise(
         label="feature-fusion-ex-cr",
         kind="arithmetic",
-        check=lambda answer: check_number(answer, CR_OF_GREEN, rel_tol=1e-4),
-        hints=("For a pure green pixel only the G row of the kernel matters.",
-               "Take the G entry of the Cr column, -0.418688, and do not forget "
-               "the bias of Cr."),
+        check=lambda answer: check_number(answer, CR_OF_YELLOW, rel_tol=1e-4),
+        hints=("For pure yellow only the R and G rows of the kernel matter.",
+               "Add the R and G entries of the Cr column, 0.5 and -0.418688, "
+               "and do not forget the bias of Cr."),
         placeholder="a decimal number",
     ),
     Exercise(
