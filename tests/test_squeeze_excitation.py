@@ -260,12 +260,13 @@ def test_se_small_and_data_errors():
 
 def test_block_params_exercise():
     label = "squeeze-excitation-ex-block-params"
-    inputs = keras.Input(shape=(14, 14, 1024))
+    inputs = keras.Input(shape=(7, 7, 2048))
     answer = keras.Model(inputs, se.se_block(inputs, 16)).count_params()
+    assert answer == 2 * 2048 * 128 + 128 + 2048
     assert check(label, str(answer)).correct and check(label, f"{answer:,}").correct
-    assert "two kernels only" in check(label, "131072").message
-    assert "one fully connected layer" in check(label, "65536").message
-    assert "size does not enter" in check(label, str(14 * 14 * answer)).message
+    assert "two kernels only" in check(label, "524288").message
+    assert "one fully connected layer" in check(label, "262144").message
+    assert "size does not enter" in check(label, str(7 * 7 * answer)).message
     for bad in ("", "abc", None, "1e999", [1, 2]):
         result = check(label, bad)
         assert not result.correct and result.message

@@ -24,9 +24,9 @@ from conv1x1.exercises._core import Result, check_choice, check_number, parse_nu
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
-# squeeze-excitation-ex-block-params: one SE block on 1024 channels, r = 16.
+# squeeze-excitation-ex-block-params: one SE block on 2048 channels, r = 16.
 
-BLOCK_CHANNELS, BLOCK_RATIO = 1024, 16
+BLOCK_CHANNELS, BLOCK_RATIO = 2048, 16
 _REDUCED = BLOCK_CHANNELS // BLOCK_RATIO
 BLOCK_WEIGHTS = 2 * BLOCK_CHANNELS * _REDUCED
 BLOCK_PARAMS = BLOCK_WEIGHTS + _REDUCED + BLOCK_CHANNELS
@@ -47,7 +47,8 @@ def _check_block_params(answer) -> Result:
     if value == BLOCK_WEIGHTS // 2 or value == BLOCK_WEIGHTS // 2 + _REDUCED:
         return Result(False, "Not quite: that is one fully connected layer. The "
                              "block has two, C -> C/r and C/r -> C.")
-    if value == 14 * 14 * BLOCK_PARAMS or value == 14 * 14 * BLOCK_WEIGHTS:
+    if value in (7 * 7 * BLOCK_PARAMS, 7 * 7 * BLOCK_WEIGHTS,
+                 14 * 14 * BLOCK_PARAMS, 14 * 14 * BLOCK_WEIGHTS):
         return Result(False, "Not quite: the map's size does not enter. The fully "
                              "connected layers act on the pooled vector.")
     return result
@@ -222,7 +223,7 @@ EXERCISES = (
         hints=("The block has two fully connected layers: C -> C/r and "
                "C/r -> C. Pooling and the rescaling have no parameters.",
                "Each layer has in * out weights and one bias per output.",
-               "2 * 1024 * 64 weights, plus 64 + 1024 biases."),
+               "2 * 2048 * 128 weights, plus 128 + 2048 biases."),
         placeholder="a whole number",
     ),
     Exercise(
