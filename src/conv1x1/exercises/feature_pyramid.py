@@ -1,0 +1,221 @@
+"""Exercises of the chapter "Feature pyramid networks".
+
+Three questions: which addition of a naive top-down pathway fails first
+for a given input size (predict), the parameters of the laterals at a
+smaller d (arithmetic), and a top-down step that fails on odd sizes (debug:
+the learner writes the fixed function, checked on many sizes against
+nearest-neighbour upsampling that keeps every coarse pixel over the two
+fine pixels it came from).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+
+import numpy as np
+
+from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._registry import Exercise
+
+# --------------------------------------------------------------------------
+# feature-pyramid-ex-breaks: a 120 x 120 input on ResNet-50, naive pathway.
+
+BREAKS_SIZE = 120
+BREAKS_OPTIONS = (
+    "P2 = up(P3) + lateral(C2)",
+    "P3 = up(P4) + lateral(C3)",
+    "P4 = up(P5) + lateral(C4)",
+    "None: every addition fits",
+)
+
+
+def _check_breaks(answer) -> Result:
+    return check_choice(answer, BREAKS_OPTIONS[1], BREAKS_OPTIONS, explanations={
+        BREAKS_OPTIONS[0]:
+            "C2 is 30 pixels and C3 15: up(P3) would be 30 and fit, and the "
+            "pathway, built from the top, stops before it gets there.",
+        BREAKS_OPTIONS[2]:
+            "C4 is 8 pixels and C5 4: up(P5) has 8 pixels and fits.",
+        BREAKS_OPTIONS[3]:
+            "120 is not a multiple of 32: C2..C5 are 30, 15, 8 and 4 pixels, "
+            "and one of the additions does not fit.",
+    })
+
+
+# --------------------------------------------------------------------------
+# feature-pyramid-ex-laterals: the four laterals of ResNet-50 at d = 128.
+
+LATERAL_CHANNELS = (256, 512, 1024, 2048)
+LATERAL_D = 128
+LATERAL_WEIGHTS = sum(c * LATERAL_D for c in LATERAL_CHANNELS)
+LATERAL_PARAMS = LATERAL_WEIGHTS + len(LATERAL_CHANNELS) * LATERAL_D
+
+
+def _check_laterals(answer) -> Result:
+    result = check_number(answer, LATERAL_PARAMS)
+    if result.correct:
+        return result
+    try:
+        value = parse_number(answer)
+    except ValueError:
+        return result
+    if value == LATERAL_WEIGHTS:
+        return Result(False, f"Not quite: {LATERAL_WEIGHTS:,} counts the kernels only; "
+                             "each lateral also has one bias per output channel.")
+    smoothing = len(LATERAL_CHANNELS) * (9 * LATERAL_D ** 2 + LATERAL_D)
+    if value in (LATERAL_PARAMS + smoothing, LATERAL_WEIGHTS + smoothing):
+        return Result(False, "Not quite: that includes the 3x3 smoothing "
+                             "convolutions. Count the 1x1 laterals only.")
+    if value == sum(c * 256 + 256 for c in LATERAL_CHANNELS):
+        return Result(False, "Not quite: that is d = 256; the question asks for "
+                             "d = 128.")
+    return result
+
+
+# --------------------------------------------------------------------------
+# feature-pyramid-ex-merge: a top-down step that works for every size.
+
+#: (lateral height, lateral width) of the check's cases; the coarse map is
+#: half of each, rounded up, as after a stride-2 layer with "same" padding.
+MERGE_SIZES = ((8, 8), (7, 7), (13, 6), (5, 9), (1, 2), (25, 25))
+MERGE_CHANNELS = 3
+
+#: Seconds the learner's function may take to build one case.
+TIME_LIMIT_S = 20.0
+
+
+class _TimeUp(BaseException):
+    """Raised in the learner's code when time is up."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    usable = (hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TimeUp()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if delay > 0:  # give an outer timer its time back
+            left = delay - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
+
+
+def reference_merge(coarse, lateral):
+    """Numpy: each coarse pixel copied to a 2x2 block, cropped, plus the lateral."""
+    up = np.repeat(np.repeat(coarse, 2, axis=1), 2, axis=2)
+    return up[:, :lateral.shape[1], :lateral.shape[2], :] + lateral
+
+
+def _build_case(fn, size):
+    import keras
+
+    coarse_size = (-(-size[0] // 2), -(-size[1] // 2))
+    coarse = keras.Input(shape=(*coarse_size, MERGE_CHANNELS))
+    lateral = keras.Input(shape=(*size, MERGE_CHANNELS))
+    try:
+        with _time_limit(TIME_LIMIT_S):
+            out = fn(coarse, lateral)
+    except _TimeUp:
+        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
+                      "seconds. Is there a loop that never ends?")
+    except KeyboardInterrupt:
+        raise
+    except SystemExit:
+        return None, "Your function tried to stop Python; it must return a tensor."
+    except BaseException as err:  # the learner's code may raise anything
+        return None, (f"Your function raised {type(err).__name__} for a "
+                      f"{size[0]}x{size[1]} lateral and a {coarse_size[0]}x"
+                      f"{coarse_size[1]} coarse map: {err}")
+    if not isinstance(out, keras.KerasTensor):
+        return None, ("Expected your function to return a Keras tensor; received "
+                      f"{type(out).__name__}.")
+    if tuple(out.shape) != (None, *size, MERGE_CHANNELS):
+        return None, (f"For a {size[0]}x{size[1]} lateral your function returns shape "
+                      f"{tuple(out.shape)}; the merged map must have the lateral's "
+                      f"shape {(None, *size, MERGE_CHANNELS)}.")
+    try:
+        return keras.Model([coarse, lateral], out), ""
+    except Exception as err:
+        return None, (f"Your merge could not be built into a model "
+                      f"({type(err).__name__}: {err}). Use only the two inputs.")
+
+
+def _check_merge(fn) -> Result:
+    if not callable(fn):
+        return Result(False, f"Expected a function; received {type(fn).__name__}. "
+                             "Pass the function itself, without calling it.")
+    rng = np.random.default_rng(0)
+    for size in MERGE_SIZES:
+        model, failure = _build_case(fn, size)
+        if failure:
+            return Result(False, failure)
+        coarse_size = (-(-size[0] // 2), -(-size[1] // 2))
+        coarse = rng.normal(size=(2, *coarse_size, MERGE_CHANNELS)).astype("float32")
+        lateral = rng.normal(size=(2, *size, MERGE_CHANNELS)).astype("float32")
+        try:
+            got = np.asarray(model([coarse, lateral]), dtype=np.float64)
+        except Exception as err:
+            return Result(False, f"Running your merge failed ({type(err).__name__}: "
+                                 f"{err}).")
+        expected = reference_merge(coarse, lateral)
+        if not np.allclose(got, expected, rtol=1e-5, atol=1e-5):
+            return Result(False, f"For a {size[0]}x{size[1]} lateral the shape is "
+                                 "right but the values are not: fine pixel (i, j) "
+                                 "must get coarse pixel (i // 2, j // 2), the one "
+                                 "computed from it. Resizing to the lateral's size "
+                                 "stretches the map instead.")
+    return Result(True, f"Correct on all {len(MERGE_SIZES)} sizes, odd and even.")
+
+
+# --------------------------------------------------------------------------
+
+EXERCISES = (
+    Exercise(
+        label="feature-pyramid-ex-breaks",
+        kind="predict",
+        check=_check_breaks,
+        widget="choice",
+        options=BREAKS_OPTIONS,
+        hints=("Compute C2..C5 for 120: ceil(120 / 4), then halve and round up "
+               "three times.",
+               "The pathway starts at the top: compare 2 x C5 with C4, then "
+               "2 x C4 with C3, then 2 x C3 with C2."),
+    ),
+    Exercise(
+        label="feature-pyramid-ex-laterals",
+        kind="arithmetic",
+        check=_check_laterals,
+        hints=("A 1x1 convolution from C to d channels has C * d weights and d "
+               "biases; the map's size does not enter.",
+               "Add (256 + 512 + 1024 + 2048) * 128 and 4 * 128."),
+        placeholder="a whole number",
+    ),
+    Exercise(
+        label="feature-pyramid-ex-merge",
+        kind="debug",
+        check=_check_merge,
+        widget="function",
+        function_name="merge",
+        hints=("Try the function on a 7x7 lateral: what size does the "
+               "upsampled 4x4 map have?",
+               "Upsampling a map of ceil(n / 2) pixels gives n or n + 1 pixels: "
+               "remove what is too much, from the bottom and right.",
+               "Slice the upsampled tensor, up[:, :h, :w, :], with h and w from "
+               "lateral.shape, or use keras.layers.Cropping2D."),
+    ),
+)

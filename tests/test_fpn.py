@@ -1,0 +1,305 @@
+"""conv1x1.fpn and the feature pyramid network chapter's exercises."""
+
+import keras
+import numpy as np
+import pytest
+
+from conv1x1 import cost, fpn, resnet
+from conv1x1.exercises import check
+from conv1x1.exercises import feature_pyramid as ex
+
+TINY = ((8, 1), (16, 1), (32, 1), (64, 1))
+TINY_LEVELS = resnet.stage_output_names((1, 1, 1, 1))
+RESNET50_CHANNELS = (256, 512, 1024, 2048)
+
+
+def tiny_backbone(size):
+    return resnet.resnet(18, input_shape=(size, size, 3), include_top=False,
+                         stages=TINY, name=f"tiny{size}")
+
+
+def ceil_half(n):
+    return -(-n // 2)
+
+
+@pytest.fixture(scope="module")
+def resnet50_pyramid():
+    backbone = resnet.resnet(50, include_top=False)
+    return backbone, fpn.feature_pyramid(backbone, resnet.stage_output_names(50))
+
+
+def test_resnet50_pyramid_shapes_params_and_macs(resnet50_pyramid):
+    backbone, pyramid = resnet50_pyramid
+    assert [tuple(p.shape[1:]) for p in pyramid.outputs] == [
+        (56, 56, 256), (28, 28, 256), (14, 14, 256), (7, 7, 256), (4, 4, 256)]
+    shapes = [(s, s, c) for s, c in zip((56, 28, 14, 7), RESNET50_CHANNELS)]
+    parts = fpn.pyramid_cost(shapes, 256)
+    added = pyramid.count_params() - backbone.count_params()
+    assert added == sum(parts["lateral_params"]) + sum(parts["smooth_params"])
+    assert added == sum(c * 256 + 256 for c in RESNET50_CHANNELS) + 4 * (9 * 256 ** 2 + 256)
+    records = {r.name: r for r in cost.layer_costs(pyramid)}
+    for k, (s, _, c) in zip(range(2, 6), shapes):
+        assert records[f"fpn_lateral{k}"].macs == s * s * c * 256
+        assert records[f"fpn_p{k}"].macs == 9 * s * s * 256 * 256
+    extra = cost.cost_table(pyramid).total_macs - cost.cost_table(backbone).total_macs
+    assert extra == sum(parts["lateral_macs"]) + sum(parts["smooth_macs"])
+    new = [layer for layer in pyramid.layers if layer.name.startswith("fpn_")]
+    assert all(getattr(layer, "activation", keras.activations.linear).__name__ == "linear"
+               for layer in new)
+
+
+def test_top_down_arithmetic_on_odd_sizes():
+    backbone = tiny_backbone(37)
+    pyramid = fpn.feature_pyramid(backbone, TINY_LEVELS, channels=4)
+    names = ["fpn_lateral5", "fpn_lateral4", "fpn_merge4", "fpn_lateral3", "fpn_merge3",
+             "fpn_lateral2", "fpn_merge2"]
+    probe = keras.Model(backbone.input, [pyramid.get_layer(n).output for n in names])
+    x = np.random.default_rng(0).uniform(size=(2, 37, 37, 3)).astype("float32")
+    l5, l4, m4, l3, m3, l2, m2 = (np.asarray(t) for t in probe(x))
+    for coarse, lateral, merged in ((l5, l4, m4), (m4, l3, m3), (m3, l2, m2)):
+        np.testing.assert_allclose(merged, ex.reference_merge(coarse, lateral),
+                                   rtol=1e-5, atol=1e-5)
+    outputs = pyramid(x)
+    p5, p6 = np.asarray(outputs[3]), np.asarray(outputs[4])
+    np.testing.assert_allclose(p6, p5[:, ::2, ::2, :])          # stride-2 subsampling
+
+
+def test_every_input_size_from_32_to_100_works_with_crop_and_resize():
+    for size in range(32, 101):
+        backbone = tiny_backbone(size)
+        sides = list(fpn.level_sizes(size))
+        assert [backbone.get_layer(n).output.shape[1] for n in TINY_LEVELS] == sides
+        for align in ("crop", "resize"):
+            model = fpn.feature_pyramid(backbone, TINY_LEVELS, channels=4, align=align,
+                                        name=f"p{align}{size}")
+            got = [tuple(p.shape[1:]) for p in model.outputs]
+            expected = [(s, s, 4) for s in sides] + [(ceil_half(sides[-1]),) * 2 + (4,)]
+            assert got == expected, (size, align)
+
+
+@pytest.mark.parametrize("size", [32, 33, 47, 61, 62, 63, 64, 65, 88, 96, 97, 100, 120])
+def test_naive_pathway_fails_exactly_where_naive_breaks_says(size):
+    backbone = tiny_backbone(size)
+    if fpn.naive_breaks(size) is None:
+        model = fpn.feature_pyramid(backbone, TINY_LEVELS, channels=4, align="naive")
+        assert model.outputs[0].shape[1] == fpn.level_sizes(size)[0]
+    else:
+        with pytest.raises(ValueError, match="incompatible shapes"):
+            fpn.feature_pyramid(backbone, TINY_LEVELS, channels=4, align="naive")
+
+
+def test_naive_breaks_formula():
+    for size in range(32, 1025):
+        sides = fpn.level_sizes(size)
+        assert sides == tuple(-(-size // 2 ** k) for k in range(2, 6))
+        assert (fpn.naive_breaks(size) is None) == (size % 32 in (0, 29, 30, 31))
+    assert fpn.naive_breaks(100) == 4 and fpn.naive_breaks(120) == 3
+    assert fpn.naive_breaks(60) == 2
+    assert fpn.level_sizes(224) == (56, 28, 14, 7)
+    assert fpn.level_sizes(20, stages=2, first_stride=2) == (10, 5)
+
+
+def test_any_model_with_named_stage_outputs():
+    backbone = keras.applications.ResNet50(weights=None, include_top=False,
+                                           input_shape=(97, 97, 3))
+    pyramid = fpn.feature_pyramid(backbone, resnet.stage_output_names(50), channels=32)
+    assert [p.shape[1] for p in pyramid.outputs] == [25, 13, 7, 4, 2]
+
+
+def floor_backbone(size):
+    """Stages that round down (valid max pooling): crop cannot align them."""
+    inputs = keras.Input(shape=(size, size, 3))
+    x, names = inputs, []
+    for i in range(4):
+        x = keras.layers.Conv2D(4 * (i + 1), 3, padding="same")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"stage{i}")(x)
+        names.append(f"stage{i}")
+    return keras.Model(inputs, x), names
+
+
+def test_resize_aligns_levels_that_round_down():
+    backbone, names = floor_backbone(45)           # 22, 11, 5, 2
+    with pytest.raises(ValueError, match="align='resize'"):
+        fpn.feature_pyramid(backbone, names, channels=4)
+    model = fpn.feature_pyramid(backbone, names, channels=4, align="resize",
+                                extra_level=False, first_level=3, prefix="r_")
+    assert [p.shape[1] for p in model.outputs] == [22, 11, 5, 2]
+    assert model.get_layer("r_p3").output.shape[1] == 22
+    assert model.get_layer("r_resize5").output.shape[1:3] == (5, 5)
+
+
+def test_pad_to_multiple():
+    inputs = keras.Input(shape=(100, 70, 2))
+    padded = fpn.pad_to_multiple(inputs, 32, name="pad")
+    assert padded.shape == (None, 128, 96, 2)
+    x = np.ones((1, 100, 70, 2), "float32")
+    y = np.asarray(keras.Model(inputs, padded)(x))
+    np.testing.assert_array_equal(y[:, :100, :70], x)
+    assert y[:, 100:].sum() == 0 and y[:, :, 70:].sum() == 0
+    assert fpn.padded_size(100) == 128 and fpn.padded_size(128) == 128
+    assert fpn.padded_size(1333) == 1344 and fpn.padded_size(7, 4) == 8
+    backbone = tiny_backbone(128)
+    pyramid = fpn.feature_pyramid(backbone, TINY_LEVELS, channels=4, align="naive")
+    small = keras.Input(shape=(100, 100, 3))
+    outputs = pyramid(fpn.pad_to_multiple(small))
+    assert [o.shape[1] for o in outputs] == [32, 16, 8, 4, 2]
+
+
+def test_pyramid_cost_values():
+    parts = fpn.pyramid_cost([(4, 5, 6), (2, 3, 12)], 8)
+    assert parts == {"lateral_macs": [4 * 5 * 6 * 8, 2 * 3 * 12 * 8],
+                     "smooth_macs": [9 * 4 * 5 * 64, 9 * 2 * 3 * 64],
+                     "lateral_params": [6 * 8 + 8, 12 * 8 + 8],
+                     "smooth_params": [9 * 64 + 8, 9 * 64 + 8]}
+
+
+# --------------------------------------------------------------------------
+# Error paths
+
+
+def test_builder_errors():
+    backbone = tiny_backbone(40)
+    with pytest.raises(ValueError, match="keras.Model"):
+        fpn.feature_pyramid("resnet", TINY_LEVELS)
+    for bad in ("conv2_block1_out", ["conv2_block1_out"], [1, 2], None):
+        with pytest.raises(ValueError, match="two or more layer names"):
+            fpn.feature_pyramid(backbone, bad)
+    with pytest.raises(ValueError, match="distinct"):
+        fpn.feature_pyramid(backbone, [TINY_LEVELS[0], TINY_LEVELS[0]])
+    with pytest.raises(ValueError, match="no layer named 'conv9'.*conv2_block1_out"):
+        fpn.feature_pyramid(backbone, [TINY_LEVELS[0], "conv9"])
+    with pytest.raises(ValueError, match="finest to the coarsest"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS[::-1])
+    with pytest.raises(ValueError, match="channels"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, channels=0)
+    with pytest.raises(ValueError, match="align"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, align="pad")
+    with pytest.raises(ValueError, match="extra_level"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, extra_level="yes")
+    with pytest.raises(ValueError, match="first_level"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, first_level=-1)
+    with pytest.raises(ValueError, match="prefix"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, prefix=3)
+    with pytest.raises(ValueError, match="name"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, name="")
+    with_top = resnet.resnet(18, input_shape=(40, 40, 3), stages=TINY, classes=3)
+    with pytest.raises(ValueError, match="feature map"):
+        fpn.feature_pyramid(with_top, [TINY_LEVELS[-1], "avg_pool"])
+
+
+def test_unknown_sizes_need_naive_or_a_fixed_input():
+    inputs = keras.Input(shape=(None, None, 3))
+    a = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="b")(a)
+    backbone = keras.Model(inputs, b)
+    for align in ("crop", "resize"):
+        with pytest.raises(ValueError, match="fixed input shape"):
+            fpn.feature_pyramid(backbone, ["a", "b"], channels=4, align=align)
+    model = fpn.feature_pyramid(backbone, ["a", "b"], channels=4, align="naive")
+    out = model(np.zeros((1, 64, 64, 3), "float32"))
+    assert [o.shape[1] for o in out] == [32, 16, 8]
+
+
+def test_crop_refuses_levels_more_than_a_factor_two_apart():
+    inputs = keras.Input(shape=(64, 64, 3))
+    a = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, strides=4, padding="same", name="b")(a)
+    backbone = keras.Model(inputs, b)
+    with pytest.raises(ValueError, match="align='resize'"):
+        fpn.feature_pyramid(backbone, ["a", "b"], channels=4)
+    model = fpn.feature_pyramid(backbone, ["a", "b"], channels=4, align="resize")
+    assert model.outputs[0].shape[1] == 32
+
+
+def test_helper_errors():
+    with pytest.raises(ValueError, match="size"):
+        fpn.level_sizes(0)
+    with pytest.raises(ValueError, match="power of 2"):
+        fpn.level_sizes(64, first_stride=3)
+    with pytest.raises(ValueError, match="stages"):
+        fpn.naive_breaks(64, stages=0)
+    with pytest.raises(ValueError, match="multiple"):
+        fpn.padded_size(100, 0)
+    with pytest.raises(ValueError, match="size"):
+        fpn.padded_size(-1)
+    with pytest.raises(ValueError, match="known height"):
+        fpn.pad_to_multiple(keras.Input(shape=(None, None, 3)))
+    with pytest.raises(ValueError, match="Keras tensor"):
+        fpn.pad_to_multiple(np.zeros((1, 4, 4, 3)))
+    with pytest.raises(ValueError, match="level_shapes"):
+        fpn.pyramid_cost([(4, 4)])
+    with pytest.raises(ValueError, match="channels"):
+        fpn.pyramid_cost([(4, 4, 4)], channels=0)
+
+
+# --------------------------------------------------------------------------
+# The chapter's exercises
+
+
+def test_breaks_exercise():
+    label = "feature-pyramid-ex-breaks"
+    assert fpn.naive_breaks(ex.BREAKS_SIZE) == 3
+    right = f"P{fpn.naive_breaks(ex.BREAKS_SIZE)} = up(P4) + lateral(C3)"
+    assert check(label, right).correct
+    for option in ex.BREAKS_OPTIONS:
+        if option != right:
+            result = check(label, option)
+            assert not result.correct and len(result.message) > len(option) + 20
+    assert not check(label, None).correct and not check(label, "P3").correct
+
+
+def test_laterals_exercise():
+    label = "feature-pyramid-ex-laterals"
+    shapes = [(8, 8, c) for c in RESNET50_CHANNELS]
+    answer = sum(fpn.pyramid_cost(shapes, 128)["lateral_params"])
+    assert check(label, str(answer)).correct and check(label, f"{answer:,}").correct
+    assert "kernels only" in check(label, str(answer - 4 * 128)).message
+    smoothing = sum(fpn.pyramid_cost(shapes, 128)["smooth_params"])
+    assert "smoothing" in check(label, str(answer + smoothing)).message
+    d256 = sum(fpn.pyramid_cost(shapes, 256)["lateral_params"])
+    assert "d = 256" in check(label, str(d256)).message
+    for bad in ("", "abc", None, "inf", "1e999"):
+        result = check(label, bad)
+        assert not result.correct and result.message
+
+
+def keras_merge(coarse, lateral):
+    up = keras.layers.UpSampling2D()(coarse)
+    return keras.layers.Add()([up[:, :lateral.shape[1], :lateral.shape[2], :], lateral])
+
+
+def naive_merge(coarse, lateral):
+    return keras.layers.Add()([keras.layers.UpSampling2D()(coarse), lateral])
+
+
+def resized_merge(coarse, lateral):
+    up = keras.layers.Resizing(lateral.shape[1], lateral.shape[2],
+                               interpolation="nearest")(coarse)
+    return keras.layers.Add()([up, lateral])
+
+
+def test_merge_exercise():
+    label = "feature-pyramid-ex-merge"
+    assert check(label, keras_merge).correct
+    assert "incompatible shapes" in check(label, naive_merge).message
+    assert "Resizing" in check(label, resized_merge).message
+    assert "shape" in check(label, lambda c, lat: c).message
+    assert "Keras tensor" in check(label, lambda c, lat: 3).message
+    assert "Expected a function" in check(label, "merge").message
+    assert "ZeroDivisionError" in check(label, lambda c, lat: 1 / 0).message
+
+
+def test_merge_exercise_time_limit(monkeypatch):
+    monkeypatch.setattr(ex, "TIME_LIMIT_S", 0.3)
+
+    def forever(c, lat):
+        while True:
+            pass
+
+    result = check("feature-pyramid-ex-merge", forever)
+    assert not result.correct and "did not return" in result.message
+
+
+def test_exercise_kinds():
+    kinds = [e.kind for e in ex.EXERCISES]
+    assert len(kinds) >= 3 and 2 * kinds.count("arithmetic") <= len(kinds)
