@@ -262,7 +262,17 @@ def test_structure_budget_rejects_blocks_that_break_a_rule():
         other = keras.Input((14, 14, 256))
         return keras.layers.Conv2D(256, 3, padding="same")(other)
 
-    assert "traced back" in check("structure-ex-budget", elsewhere).message
+    assert "Build every layer on x" in check(
+        "structure-ex-budget", elsewhere
+    ).message
+
+    def same_names(x):
+        y = keras.layers.Conv2D(16, 1, name="reduce")(x)
+        y = keras.layers.Conv2D(16, 3, padding="same", name="reduce")(y)
+        return keras.layers.Conv2D(256, 1)(y)
+
+    twice = check("structure-ex-budget", same_names)
+    assert not twice.correct and "distinct names" in twice.message
 
     def stub(x):
         raise NotImplementedError("write my_block")

@@ -91,9 +91,11 @@ def check_budget_block(fn) -> Result:
     try:
         model = keras.Model(inputs, outputs)
     except Exception as err:  # e.g. an output not computed from this input
-        return Result(False, "The block's output could not be traced back to its "
-                             f"input ({type(err).__name__}): build every layer on "
-                             "x, the tensor my_block receives.")
+        reason = str(err).splitlines()[0][:200] if str(err) else ""
+        return Result(False, "Keras could not make a model from x to the block's "
+                             f"output ({type(err).__name__}: {reason}). Build "
+                             "every layer on x, the tensor my_block receives, "
+                             "and give layers distinct names, if any.")
     shape = tuple(outputs.shape)
     if shape != (None, *BUDGET_INPUT):
         return Result(False, f"The block must keep the map's shape: its output has "
