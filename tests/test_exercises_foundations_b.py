@@ -235,6 +235,48 @@ def test_budget_accepts_separate_relu_layers():
     assert check("depth-ex-budget", _relu_layers).correct
 
 
+def _after_each(nonlinearity):
+    def block(x):
+        for width in (64, 64, 192):
+            x = nonlinearity(keras.layers.Conv2D(width, 1)(x))
+        return x
+    return block
+
+
+@pytest.mark.parametrize("nonlinearity", [
+    keras.ops.relu, keras.activations.relu,
+    lambda t: keras.ops.maximum(t, 0.0), keras.layers.Activation("relu6"),
+], ids=["ops.relu", "activations.relu", "maximum", "shared Activation"])
+def test_budget_counts_every_way_of_writing_a_relu(nonlinearity):
+    result = check("depth-ex-budget", _after_each(nonlinearity))
+    assert result.correct and "3 non-linearities" in result.message
+
+
+def test_budget_counts_only_this_models_calls_of_a_shared_relu():
+    relu = keras.layers.ReLU()
+
+    def one_relu(x):
+        x = keras.layers.Conv2D(64, 1)(x)
+        x = keras.layers.Conv2D(64, 1)(x)
+        return relu(keras.layers.Conv2D(192, 1)(x))
+
+    for _ in range(3):             # pressing Check again changes nothing
+        result = check("depth-ex-budget", one_relu)
+        assert not result.correct and "1 non-linearity;" in result.message
+
+
+def test_budget_gives_one_verdict_for_layers_made_outside_the_function():
+    conv = keras.layers.Conv2D(192, 1, activation="relu")
+
+    def reuses(x):
+        return _after_each(keras.ops.relu)(conv(x))
+
+    macs = 16 * 16 * (192 * 192 + 192 * 64 + 64 * 64 + 64 * 192)
+    for _ in range(2):
+        result = check("depth-ex-budget", reuses)
+        assert not result.correct and f"costs {macs:,} MACs" in result.message
+
+
 def _raises(x):
     return x.no_such_attribute  # this line is the one reported
 

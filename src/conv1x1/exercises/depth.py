@@ -142,22 +142,38 @@ MIN_NONLINEAR_LAYERS = 3
 TIME_LIMIT_S = 20.0
 
 
+#: Operations that are non-linear in themselves, by lower-case class name
+#: without underscores: Keras layers (ReLU), the operations that
+#: ``keras.ops`` and ``keras.activations`` add to a functional model (Relu,
+#: Maximum), and so on.
+NONLINEAR_OPERATIONS = frozenset({
+    "relu", "relu6", "leakyrelu", "prelu", "elu", "selu", "celu", "gelu",
+    "silu", "swish", "mish", "sigmoid", "hardsigmoid", "hardsilu",
+    "hardswish", "tanh", "softplus", "softsign", "softmax", "logsoftmax",
+    "maximum", "minimum", "abs",
+})
+
+
 def _is_nonlinear(activation) -> bool:
     return getattr(activation, "__name__", "linear") != "linear"
 
 
 def _nonlinear_layers(model) -> int:
-    """How many layers of ``model`` apply a non-linearity."""
-    import keras
+    """How many times ``model`` applies a non-linearity.
 
+    Counted over the nodes of the model's graph, so that a layer object used
+    after every convolution (one ``ReLU()`` called three times) counts once
+    per call, and calls outside this model do not count.
+    """
+    by_depth = getattr(model, "_nodes_by_depth", None) or {}
+    operations = [node.operation for nodes in by_depth.values() for node in nodes]
     count = 0
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.ReLU, keras.layers.LeakyReLU,
-                              keras.layers.ELU, keras.layers.PReLU,
-                              keras.layers.Softmax)):
+    for operation in operations or model.operations:
+        name = type(operation).__name__.lower().replace("_", "")
+        if name in NONLINEAR_OPERATIONS:
             count += 1
-        elif isinstance(layer, (keras.layers.Activation, keras.layers.Conv2D)):
-            count += _is_nonlinear(getattr(layer, "activation", None))
+        elif callable(getattr(operation, "activation", None)):
+            count += _is_nonlinear(operation.activation)
     return count
 
 
@@ -186,8 +202,9 @@ def _check_budget(fn) -> Result:
         records = cost.layer_costs(model)
     except Exception as err:
         return Result(False, "Your block could not be built into a model from "
-                             f"x ({type(err).__name__}: {err}). Build every "
-                             "layer on x or on a layer's output.")
+                             f"x ({type(err).__name__}: {err}). Create every "
+                             "layer inside your function and call it on x or "
+                             "on a layer's output.")
     others = sorted({r.name for r in records if r.macs and r.kind != "pointwise"})
     if others:
         return Result(False, "Use 1x1 convolutions only; these layers are not: "
@@ -195,8 +212,10 @@ def _check_budget(fn) -> Result:
     pointwise = sum(r.kind == "pointwise" for r in records)
     nonlinear = _nonlinear_layers(model)
     if pointwise < MIN_NONLINEAR_LAYERS or nonlinear < MIN_NONLINEAR_LAYERS:
-        return Result(False, f"Your block has {pointwise} 1x1 convolutions and "
-                             f"{nonlinear} non-linearities; it needs at least "
+        return Result(False, f"Your block has {pointwise} 1x1 convolution"
+                             f"{'' if pointwise == 1 else 's'} and {nonlinear} "
+                             f"non-linearit{'y' if nonlinear == 1 else 'ies'}; "
+                             "it needs at least "
                              f"{MIN_NONLINEAR_LAYERS} of each (a ReLU after "
                              "each 1x1 convolution).")
     macs = sum(r.macs for r in records)

@@ -144,8 +144,9 @@ def _check_resolution(fn) -> Result:
         records = cost.layer_costs(model)
     except Exception as err:
         return Result(False, "Your classifier could not be built into a model "
-                             f"from x ({type(err).__name__}: {err}). Build every "
-                             "layer on x or on a layer's output.")
+                             f"from x ({type(err).__name__}: {err}). Create every "
+                             "layer inside your function and call it on x or "
+                             "on a layer's output.")
     candidates = _class_map_layers(model)
     if not candidates:
         return Result(False, "No 1x1 convolution with 4 output channels: the "
