@@ -1,0 +1,227 @@
+"""The ResNet chapter's exercises: reference answers pass, typical mistakes
+fail with the intended message, malformed answers come back as messages."""
+
+import keras
+import pytest
+from keras import layers
+
+from conv1x1 import cost
+from conv1x1.exercises import check, get
+from conv1x1.exercises.resnet import EXERCISES
+from conv1x1.resnet import bottleneck_block, resnet
+
+
+def test_labels_kinds_and_mix():
+    kinds = {e.label: e.kind for e in EXERCISES}
+    assert kinds == {
+        "resnet-ex-budget": "design",
+        "resnet-ex-shortcut": "debug",
+        "resnet-ex-stride": "predict",
+        "resnet-ex-zeros": "conceptual",
+    }
+    for exercise in EXERCISES:
+        assert get(exercise.label) is exercise
+        assert exercise.hints
+
+
+# --------------------------------------------------------------------------
+# resnet-ex-budget
+
+
+def test_budget_reference_answers_pass():
+    def option_a(x):
+        return bottleneck_block(x, 128, 2, shortcut="A", prefix="d_")
+
+    def narrow_projection(x):
+        return bottleneck_block(x, 64, 2, expansion=8, prefix="d_")
+
+    for fn in (option_a, narrow_projection):
+        result = check("resnet-ex-budget", fn)
+        assert result.correct, result.message
+
+
+def test_budget_papers_block_is_over_budget_and_says_why():
+    def paper(x):
+        return bottleneck_block(x, 128, 2, prefix="d_")
+
+    result = check("resnet-ex-budget", paper)
+    assert not result.correct
+    # ResNet-50's conv3_block1, counted independently of the checker.
+    model = resnet(50, include_top=False)
+    block = sum(
+        r.macs
+        for r in cost.layer_costs(model)
+        if r.name.startswith("conv3_block1_")
+    )
+    assert f"{block:,}" in result.message
+    assert f"{28 * 28 * 256 * 512:,}" in result.message
+
+
+def test_budget_v15_with_zero_padding_is_over_budget():
+    def v15(x):
+        return bottleneck_block(
+            x, 128, 2, stride_at="3x3", shortcut="A", prefix="d_"
+        )
+
+    result = check("resnet-ex-budget", v15)
+    assert not result.correct and "over the budget" in result.message
+
+
+def test_budget_rejects_blocks_that_are_not_residual_or_not_spatial():
+    def plain(x):
+        return bottleneck_block(x, 128, 2, shortcut=None, prefix="d_")
+
+    def pointwise_only(x):
+        y = layers.Conv2D(512, 1, strides=2)(x)
+        return layers.Add()([y, layers.Conv2D(512, 1, strides=2)(x)])
+
+    def wrong_shape(x):
+        return bottleneck_block(x, 64, 2, shortcut="A", prefix="d_")
+
+    assert "adds nothing" in check("resnet-ex-budget", plain).message
+    assert "no 3x3" in check("resnet-ex-budget", pointwise_only).message
+    assert "(28, 28, 256)" in check("resnet-ex-budget", wrong_shape).message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,
+        42,
+        "def f(x): pass",
+        lambda x: None,
+        lambda x: 1 / 0,
+        lambda: None,
+    ],
+)
+def test_budget_malformed_answers_give_messages(answer):
+    result = check("resnet-ex-budget", answer)
+    assert not result.correct and result.message
+
+
+# --------------------------------------------------------------------------
+# resnet-ex-shortcut
+
+
+def buggy(x, filters):
+    y = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    return layers.ReLU()(layers.Add()([x, y]))
+
+
+def fixed(x, filters):
+    y = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    s = layers.Conv2D(filters, 1, strides=2, use_bias=False)(x)
+    s = layers.BatchNormalization()(s)
+    return layers.ReLU()(layers.Add()([s, y]))
+
+
+def test_shortcut_fix_passes_and_bug_fails():
+    assert check("resnet-ex-shortcut", fixed).correct
+    result = check("resnet-ex-shortcut", buggy)
+    assert not result.correct and "raised ValueError" in result.message
+
+
+def test_shortcut_other_mistakes():
+    def no_add(x, filters):
+        return layers.Conv2D(filters, 3, strides=2, padding="same")(x)
+
+    def option_a(x, filters):
+        from conv1x1.resnet import basic_block
+
+        return basic_block(x, filters, 2, shortcut="A", prefix="a_")
+
+    def unstrided_projection(x, filters):
+        y = layers.Conv2D(filters, 3, strides=2, padding="same")(x)
+        s = layers.Conv2D(filters, 1)(x)
+        return layers.Add()([s, y])
+
+    def three_by_three_projection(x, filters):
+        y = layers.Conv2D(filters, 3, strides=2, padding="same")(x)
+        y = layers.Conv2D(filters, 3, padding="same")(y)
+        s = layers.Conv2D(filters, 3, strides=2, padding="same")(x)
+        return layers.Add()([s, y])
+
+    assert "no longer adds" in check("resnet-ex-shortcut", no_add).message
+    assert "option B" in check("resnet-ex-shortcut", option_a).message
+    assert not check("resnet-ex-shortcut", unstrided_projection).correct
+    assert (
+        "kernel weights"
+        in check("resnet-ex-shortcut", three_by_three_projection).message
+    )
+
+
+@pytest.mark.parametrize("answer", [None, "x", lambda x: x, lambda x, f: None])
+def test_shortcut_malformed_answers_give_messages(answer):
+    result = check("resnet-ex-shortcut", answer)
+    assert not result.correct and result.message
+
+
+# --------------------------------------------------------------------------
+# resnet-ex-stride
+
+
+def stride_difference():
+    """conv4_block1 of ResNet-50 built both ways, counted by layer_costs."""
+    totals = []
+    for stride_at in ("1x1", "3x3"):
+        inputs = keras.Input(shape=(28, 28, 512))
+        block = keras.Model(
+            inputs,
+            bottleneck_block(
+                inputs, 256, 2, stride_at=stride_at, prefix="conv4_block1_"
+            ),
+        )
+        totals.append(sum(r.macs for r in cost.layer_costs(block)))
+    return totals[1] - totals[0]
+
+
+def test_stride_answer_is_the_built_difference():
+    answer = stride_difference()
+    assert check("resnet-ex-stride", str(answer)).correct
+    assert check("resnet-ex-stride", f"{answer / 1e6:.1f}M").correct
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        ("0", "work does"),
+        ("102,760,448", "How much did it cost before"),
+        ("231211008", "whole network"),
+        ("25690112", "four"),
+        ("1e6", "Not quite"),
+    ],
+)
+def test_stride_typical_mistakes(answer, words):
+    result = check("resnet-ex-stride", answer)
+    assert not result.correct and words in result.message
+
+
+@pytest.mark.parametrize("answer", ["", "lots", "2*3", None, "nan", "inf"])
+def test_stride_malformed_answers(answer):
+    result = check("resnet-ex-stride", answer)
+    assert not result.correct and result.message
+
+
+# --------------------------------------------------------------------------
+# resnet-ex-zeros
+
+
+def test_zeros_choice():
+    exercise = get("resnet-ex-zeros")
+    right = [
+        o for o in exercise.options if check("resnet-ex-zeros", o).correct
+    ]
+    assert right == [exercise.options[3]]
+    for option in exercise.options[:3]:
+        result = check("resnet-ex-zeros", option)
+        assert not result.correct and len(result.message) > len(option) + 20
+    assert not check("resnet-ex-zeros", None).correct
+    assert not check("resnet-ex-zeros", "something else").correct
