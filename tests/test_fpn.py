@@ -106,6 +106,17 @@ def test_any_model_with_named_stage_outputs():
     assert [p.shape[1] for p in pyramid.outputs] == [25, 13, 7, 4, 2]
 
 
+@pytest.mark.parametrize("size", [97, 225])
+def test_course_resnet50_at_sizes_that_are_not_multiples_of_32(size):
+    backbone = resnet.resnet(50, input_shape=(size, size, 3), include_top=False)
+    pyramid = fpn.feature_pyramid(backbone, resnet.stage_output_names(50))
+    sides = list(fpn.level_sizes(size))
+    assert [p.shape[1] for p in pyramid.outputs] == sides + [ceil_half(sides[-1])]
+    with pytest.raises(ValueError, match="incompatible shapes"):
+        fpn.feature_pyramid(backbone, resnet.stage_output_names(50), align="naive",
+                            prefix="naive_")
+
+
 def floor_backbone(size):
     """Stages that round down (valid max pooling): crop cannot align them."""
     inputs = keras.Input(shape=(size, size, 3))
