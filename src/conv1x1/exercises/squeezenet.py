@@ -88,7 +88,7 @@ INPUT_RATIO = v1_0_macs(454) / v1_0_macs(227)
 
 
 def _check_input(answer) -> Result:
-    result = check_number(answer, INPUT_RATIO, rel_tol=0, abs_tol=0.15)
+    result = check_number(answer, INPUT_RATIO, rel_tol=0, abs_tol=0.06)
     if result.correct:
         return Result(True, f"Correct: {INPUT_RATIO:.2f} times the MACs. Every "
                             "layer's cost is proportional to its output map's "
@@ -234,7 +234,7 @@ EXERCISES = (
         check=_check_budget,
         widget="function",
         function_name="my_fire",
-        hints=("fire4 itself, (32, 128, 128) on 256 channels, has 49,440 "
+        hints=("fire5, (32, 128, 128) on 256 channels, has 49,440 "
                "parameters: too many.",
                "The 3x3 filters cost 9 * s weights each: lower the squeeze "
                "width s, or make fewer of the 256 expand filters 3x3.",
