@@ -704,3 +704,12 @@ def test_check_choice_refuses_what_is_not_an_option():
 def test_check_array_never_raises(answer):
     result = ex.check_array(answer, np.arange(6.0).reshape(2, 3))
     assert isinstance(result, ex.Result) and result.message and not result.correct
+
+
+def test_check_number_writes_whole_numbers_in_full():
+    # Six significant digits would show 101,154,816 and 101,154,000 alike.
+    right = ex.check_number("101,154,816", 101_154_816)
+    assert right.correct and "101,154,816" in right.message
+    wrong = ex.check_number("101154000", 101_154_816)
+    assert not wrong.correct and "101,154,000 is too small" in wrong.message
+    assert "0.115" in ex.check_number("0.115", 0.115).message

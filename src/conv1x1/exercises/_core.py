@@ -191,6 +191,13 @@ def _factor_hint(value: float, expected: float) -> str:
     return ""
 
 
+def _format_number(value: float) -> str:
+    """A number as a learner would write it: whole numbers in full, with commas."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.6g}"
+
+
 def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
                  abs_tol: float = 0.0, hint: str = "", unit: str = "") -> Result:
     """Check a numeric answer against ``expected`` within a tolerance.
@@ -215,9 +222,9 @@ def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
     except ValueError as err:
         return Result(False, str(err), hint)
     if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol):
-        return Result(True, f"Correct: {expected:,.6g}{unit}.", hint)
+        return Result(True, f"Correct: {_format_number(expected)}{unit}.", hint)
     direction = "too large" if value > expected else "too small"
-    message = f"Not quite: {value:,.6g}{unit} is {direction}."
+    message = f"Not quite: {_format_number(value)}{unit} is {direction}."
     return Result(False, message + _factor_hint(value, expected), hint)
 
 
