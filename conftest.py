@@ -75,6 +75,20 @@ def executed_book_source(executed: Path, staging: Path) -> tuple[Path | None, st
     return staging, ""
 
 
+@pytest.fixture(scope="session")
+def book_source(tmp_path_factory):
+    """Where the strict build reads the book from, and whether it must execute.
+
+    ``(staged folder, False)`` when the chapters were recorded by an earlier
+    ``--record-notebooks`` run (``make test`` does that first); otherwise
+    ``(the repository, True)``, and the build executes the chapters itself.
+    """
+    executed = ROOT / "_build" / "executed"
+    staging = tmp_path_factory.mktemp("book-source")
+    folder, _ = executed_book_source(executed, staging)
+    return (folder, False) if folder is not None else (ROOT, True)
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--record-notebooks", metavar="DIR", default=None,
