@@ -105,9 +105,25 @@ def test_einsum_dense_counts_like_the_dense_layer_it_generalises():
         assert record.macs == cost.layer_costs(dense)[0].macs == 5 * 8 * 3
         assert record.params == einsum.count_params() == 24
     # A contraction over two axes: every index is looped over once.
-    einsum = single((4, 6, 2), keras.layers.EinsumDense("abcd,cde->abe", output_shape=(4, 7)))
+    einsum = single((4, 6, 2), keras.layers.EinsumDense("abcd,cde->abe", output_shape=(4, 7),
+                                                        name="two_axes"))
     (record,) = cost.layer_costs(einsum)
     assert record.macs == 4 * 6 * 2 * 7 and record.weights == 6 * 2 * 7
+    assert record.name == "two_axes" and record.params == einsum.count_params()
+    # A trailing "..." stands for the axes after the named ones: here the 8
+    # channels of each of 4 columns are mapped to 3, 4 * 8 * 3 MACs.
+    einsum = single((8, 4), keras.layers.EinsumDense("ac...,cd->ad...", output_shape=3))
+    assert tuple(einsum.output_shape) == (None, 3, 4)
+    (record,) = cost.layer_costs(einsum)
+    assert record.macs == 4 * 8 * 3 and record.weights == 8 * 3
+
+
+def test_einsum_dense_inside_time_distributed():
+    model = single((6, 8), keras.layers.TimeDistributed(
+        keras.layers.EinsumDense("ab,bc->ac", output_shape=3, name="proj"), name="td"))
+    (record,) = cost.layer_costs(model)
+    assert (record.name, record.kind, record.macs) == ("td/proj", "dense", 6 * 8 * 3)
+    assert record.params == model.count_params() == 24
 
 
 def test_time_distributed_costs_its_layer_once_per_step():
@@ -274,6 +290,20 @@ def test_mobilenet_totals(mobilenet_table):
     assert "<table>" in mobilenet_table._repr_html_()
 
 
+def test_formula_defaults_and_types():
+    # Defaults: a 1x1 kernel, stride 1 and "same" padding keep the size.
+    assert cost.conv_output_size(7) == 7
+    assert cost.conv_output_size(7, padding="valid") == 7
+    assert cost.conv_output_size(7, 3) == 7
+    assert cost.conv_output_size(7, stride=2) == 4
+    # Counts are exact integers, also with groups (no float division).
+    for value in (cost.conv_params(8, 16, 3, groups=4), cost.conv_params(8, 16, bias=False),
+                  cost.conv_macs(10, 10, 8, 16, 3, groups=4), cost.conv_macs(5, 5, 3, 2),
+                  cost.conv_output_size(9, 2, 2, "valid")):
+        assert type(value) is int
+    assert cost.conv_params(8, 16, 3, groups=4) == 9 * 2 * 16 + 16
+
+
 def test_formula_values():
     assert cost.conv_output_size(7, 3, 2, "valid") == 3
     assert cost.conv_output_size(7, 3, 2, "same") == 4
@@ -317,6 +347,17 @@ class _Subclassed(keras.Model):
 @pytest.mark.parametrize("call, text", [
     (lambda: cost.conv_params(4, 4, kernel_size=(1, 2, 3)),
      "Expected kernel_size to be an int or a pair (height, width); received (1, 2, 3)."),
+    (lambda: cost.conv_params(4, 4, kernel_size=(0, 1)),
+     "Expected kernel_size to be a positive integer; received 0."),
+    (lambda: cost.conv_params(4, 4, kernel_size=(1, 0)),
+     "Expected kernel_size to be a positive integer; received 0."),
+    (lambda: cost.conv_params(4, 4, kernel_size=0),
+     "Expected kernel_size to be a positive integer; received 0."),
+    (lambda: cost.conv_macs(8, 8, 4, 4, kernel_size="3"),
+     "Expected kernel_size to be a positive integer; received '3'."),
+    (lambda: cost.conv_macs(8, 8, 4, 4, kernel_size=[3, 3, 3]),
+     "Expected kernel_size to be an int or a pair (height, width); received [3, 3, 3]."),
+    (lambda: cost.conv_macs(8, 0, 4, 4), "Expected width to be a positive integer; received 0."),
     (lambda: cost.conv_macs(8, 8, 4, 4, stride=[1]),
      "Expected stride to be an int or a pair (height, width); received [1]."),
     (lambda: cost.conv_macs(8, 8, 4, 4, stride=(1, 0)),

@@ -220,11 +220,12 @@ def _einsum_records(layer, name: str, params: int, shapes=None) -> list[LayerCos
     """
     in_shape, _ = _io_shapes(layer, shapes)
     kernel_shape = tuple(layer.kernel.shape)
-    lhs, rhs = layer.equation.split("->")[0].split(",")
-    in_keys = _axis_keys(lhs, len(in_shape))
-    sizes = dict(zip(_axis_keys(rhs, len(kernel_shape)), kernel_shape))
-    sizes.update(zip(in_keys[1:], in_shape[1:]))
-    sizes.pop(in_keys[0], None)
+    operands, _ = layer.equation.split("->")
+    lhs, rhs = operands.split(",")
+    # The kernel's term has no "...": its letters name its axes one by one.
+    sizes = dict(zip(rhs, kernel_shape, strict=True))
+    # The input's first axis is the batch, left out of a per-sample count.
+    sizes.update(zip(_axis_keys(lhs, len(in_shape))[1:], in_shape[1:], strict=True))
     if any(d is None for d in sizes.values()):
         raise ValueError(
             f"Cannot count MACs for layer {name!r} ({type(layer).__name__}) with "
