@@ -32,8 +32,15 @@ book: $(STAMP) $(ASSETS)
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
+# Every chapter executes once: nbval runs it, with the unit tests, and records
+# it under _build/executed; then the strict build of the book, the link checks
+# and the browser tests (the tests marked "book") render those records.
+EXECUTED := _build/executed
 test: $(STAMP) $(ASSETS)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax tests book
+	rm -rf $(EXECUTED)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax \
+		--record-notebooks $(EXECUTED) -m "not book" tests book
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m book tests
 
 # The speed budget, measured on this machine: chapter, build, test times and
 # the package's microbenchmarks (about 10 minutes; see scripts/bench.py).

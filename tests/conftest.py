@@ -67,20 +67,28 @@ def testrun_id(request):
 
 
 @pytest.fixture(scope="session")
-def built_book(testrun_id):
-    """Build the book into a fresh folder; returns (html_dir, build_log)."""
+def built_book(testrun_id, book_source):
+    """Build the book into a fresh folder; returns (html_dir, build_log).
+
+    The chapters are not executed again when ``make test`` has just run them
+    under nbval and recorded them (``book_source`` in the root conftest.py);
+    run alone, the build executes them itself.
+    """
     out = Path(tempfile.gettempdir()) / f"conv1x1-book-{testrun_id}"
     out.mkdir(exist_ok=True)
     with open(out / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         log_file = out / "build.log"
         if not (out / "done").exists():
+            source, executes = book_source
             jupyter_book = Path(sys.executable).with_name("jupyter-book")
             result = subprocess.run(
-                [str(jupyter_book), "build", str(ROOT), "--path-output", str(out),
+                [str(jupyter_book), "build", str(source), "--path-output", str(out),
                  "-W", "-n", "--keep-going"],
                 capture_output=True, text=True, timeout=1800)
-            log_file.write_text(result.stdout + result.stderr)
+            origin = ("executing the chapters" if executes
+                      else "from the chapters nbval executed and recorded")
+            log_file.write_text(f"Built {origin}.\n" + result.stdout + result.stderr)
             (out / "done").write_text(str(result.returncode))
         returncode = int((out / "done").read_text())
     log = log_file.read_text()
