@@ -25,6 +25,7 @@ Introduced in the ResNet chapter.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 from conv1x1 import _checks
@@ -304,13 +305,13 @@ def bottleneck_block(x, filters: int, stride: int = 1, *, expansion: int = 4,
 
 
 def _check_depth(depth) -> int:
-    if (isinstance(depth, bool) or not isinstance(depth, int)
-            or depth not in RESNET_STAGES):
+    if (isinstance(depth, bool) or not isinstance(depth, numbers.Integral)
+            or int(depth) not in RESNET_STAGES):
         raise ValueError(
             f"Expected depth to be one of {', '.join(map(str, RESNET_STAGES))} "
             f"(the columns of the paper's Table 1); received {depth!r}. For another "
             "number of blocks per stage pass stages=((width, blocks), ...).")
-    return depth
+    return int(depth)
 
 
 def stage_output_names(depth=50) -> tuple[str, ...]:
@@ -498,8 +499,6 @@ def resnet_small(blocks: int = 3, input_shape=(32, 32, 3), classes: int = 10, *,
 
     Introduced in the ResNet chapter.
     """
-    import numbers
-
     import keras
 
     blocks = _checks.integer_at_least(blocks, "blocks", 1,
