@@ -697,6 +697,21 @@ def test_check_choice_refuses_what_is_not_an_option():
         ex.check_choice("a", "c", options)
 
 
+def test_check_choice_ends_each_sentence_with_one_full_stop():
+    options = ["It stays the same.", "It doubles", "Is it halved?"]
+    why = {"It stays the same.": "Count again.", "Is it halved?": "No."}
+    right = ex.check_choice("It doubles", "It doubles", options, explanations=why)
+    assert right.message == "Correct: It doubles."
+    ends_in_stop = ex.check_choice("It stays the same.", "It stays the same.", options)
+    assert ends_in_stop.message == "Correct: It stays the same."
+    wrong = ex.check_choice("It stays the same.", "It doubles", options,
+                            explanations=why)
+    assert wrong.message == "Not It stays the same. Count again."
+    question = ex.check_choice("Is it halved?", "It doubles", options, explanations=why)
+    assert question.message == "Not Is it halved? No."
+    assert ".." not in right.message + ends_in_stop.message + wrong.message
+
+
 @given(st.one_of(st.text(max_size=20), st.none(), st.booleans(), st.complex_numbers(),
                  st.lists(st.one_of(st.floats(), st.text(max_size=3), st.integers(),
                                     st.integers(10**308, 10**400)), max_size=6),

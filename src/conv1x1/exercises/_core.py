@@ -254,6 +254,11 @@ def check_shape(answer, expected: Sequence[int], *, hint: str = "") -> Result:
     return Result(False, f"{shape} is wrong in axis {', '.join(map(str, wrong))}.", hint)
 
 
+def _sentence(text: str) -> str:
+    """``text`` ended with a full stop, unless it already ends a sentence."""
+    return text if text.rstrip().endswith((".", "!", "?")) else text + "."
+
+
 def check_choice(answer, expected: str, options: Sequence[str], *,
                  explanations: dict | None = None, hint: str = "") -> Result:
     """Check a multiple-choice answer; ``explanations`` maps wrong options to why.
@@ -269,9 +274,9 @@ def check_choice(answer, expected: str, options: Sequence[str], *,
     if not isinstance(answer, str) or answer not in options:
         return Result(False, "Pick one of the options first.", hint)
     if answer == expected:
-        return Result(True, f"Correct: {expected}.", hint)
+        return Result(True, _sentence(f"Correct: {expected}"), hint)
     why = (explanations or {}).get(answer, "")
-    return Result(False, f"Not {answer}. {why}".strip(), hint)
+    return Result(False, f"{_sentence(f'Not {answer}')} {why}".strip(), hint)
 
 
 def check_array(answer, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
