@@ -43,6 +43,7 @@ __all__ = [
     "check_choice",
     "check_array",
     "check_function",
+    "run_learner",
     "answer_widget",
     "choice_widget",
     "function_widget",
@@ -422,6 +423,54 @@ def _learner_frame(tb):
     return None
 
 
+def run_learner(fn, args=(), *, limit: float | None, context: str = "",
+                returns: str = "its result") -> tuple[object, str | None]:
+    """Run the learner's ``fn(*args)`` with a time limit; ``(output, None)`` or ``(None, message)``.
+
+    The one place where a checker runs a learner's code. Nothing escapes
+    it: an endless loop is stopped after ``limit`` seconds, ``sys.exit()``
+    and every other exception (even KeyboardInterrupt and GeneratorExit)
+    come back as a message, which names the line of the learner's own code
+    that raised.
+
+    Args:
+        fn: the learner's function (anything: a function that is not
+            callable gets a message too).
+        args: its positional arguments.
+        limit: seconds it may run (None: no limit).
+        context: words placed after the verdict, e.g. " on inputs of shapes
+            (2, 3)".
+        returns: what ``fn`` should return, for the message after ``sys.exit()``.
+    """
+    if not callable(fn):
+        return None, (f"Expected a function; received {type(fn).__name__}. "
+                      "Pass the function itself, without calling it.")
+    try:
+        return _call_with_time_limit(fn, tuple(args), limit), None
+    except _TimeLimit as stop:
+        unit = "second" if limit == 1 else "seconds"
+        message = (f"Your function did not return within {limit:g} {unit}{context}, "
+                   "so the check stopped it. Is there a loop that never ends?")
+        if stop.args:
+            message += (" It may still be running in the background; restart the "
+                        "kernel if the notebook slows down.")
+        return None, message
+    except SystemExit:
+        return None, ("Your function tried to stop Python (SystemExit, from "
+                      f"sys.exit() or exit()){context}; it must return {returns} "
+                      "instead.")
+    except BaseException as err:  # noqa: B036 -- the learner's code may raise anything
+        frame = _learner_frame(err.__traceback__)
+        where = look = ""
+        if frame is not None:
+            where = f" (line {frame.lineno})"
+            if (frame.line or "").strip():
+                look = f" Look at line {frame.lineno} ({frame.line.strip()})."
+        text = f": {err}" if str(err) else ""
+        return None, (f"Your function raised {type(err).__name__}{text}{where}"
+                      f"{context}.{look}")
+
+
 def _describe_inputs(args) -> str:
     parts = []
     for a in args:
@@ -496,33 +545,17 @@ def check_function(fn, reference: Callable, make_inputs: Callable, *,
     if not callable(reference) or not callable(make_inputs):
         raise ValueError("check_function: reference and make_inputs must be functions.")
     if not callable(fn):
-        return Result(False, f"Expected a function; received {type(fn).__name__}. "
-                             "Pass the function itself, without calling it.", hint)
+        return Result(False, run_learner(fn, limit=None)[1], hint)
     rng = np.random.default_rng(seed)
     for trial in range(int(trials)):
         args, reference_args = _copies(make_inputs, rng)
         shapes = _describe_inputs(args)
         expected = reference(*reference_args)
-        try:
-            got = _call_with_time_limit(fn, args, time_limit)
-        except _TimeLimit as stop:
-            unit = "second" if time_limit == 1 else "seconds"
-            message = (f"Your function did not return within {time_limit:g} {unit} "
-                       f"on inputs of shapes {shapes}: is there a loop that never ends?")
-            if stop.args:
-                message += (" It may still be running in the background; restart the "
-                            "kernel if the notebook slows down.")
-            return Result(False, message, hint)
-        except BaseException as err:  # the learner's code may raise anything, even SystemExit
-            frame = _learner_frame(err.__traceback__)
-            where = ""
-            if frame is not None:
-                where = f" at line {frame.lineno}"
-                if frame.line:
-                    where += f" ({frame.line.strip()})"
-            text = f": {err}" if str(err) else ""
-            return Result(False, f"Your function raised {type(err).__name__}{text}{where} "
-                                 f"on inputs of shapes {shapes}.", hint)
+        got, failure = run_learner(fn, args, limit=time_limit,
+                                   context=f" on inputs of shapes {shapes}",
+                                   returns="an array")
+        if failure:
+            return Result(False, failure, hint)
         if got is None:
             return Result(False, "Your function returned None: is its return statement "
                                  "missing?", hint)
