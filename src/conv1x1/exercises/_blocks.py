@@ -1,97 +1,34 @@
 """Checking a learner's Keras block: build it on a symbolic input, then count it.
 
 The design and debug exercises of the architecture chapters ask for a
-function ``my_block(x)`` that takes a Keras tensor and returns one. The
-helpers here call it with a time limit, catch whatever it raises, build a
-model from it and count its cost with :mod:`conv1x1.cost`. They never raise
-on the learner's code: every failure comes back as a message.
+function ``my_block(x)`` that takes a Keras tensor and returns one.
+:func:`build_block` calls it on ``keras.Input(input_shape)`` through
+:func:`conv1x1.exercises._core.run_learner` (a time limit; any exception,
+``sys.exit()`` included, becomes a message naming the learner's own line),
+builds a model from it and counts its cost with :mod:`conv1x1.cost`. It
+never raises on the learner's code: every failure comes back as a message.
 
-Introduced in the SqueezeNet chapter.
+Introduced in the chapter "Depth: stacking 1x1 convolutions".
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import threading
-import time
-import traceback
 from dataclasses import dataclass
+
+from conv1x1.exercises._core import run_learner
+
+__all__ = ["TIME_LIMIT_S", "Built", "build_block", "call_learner"]
 
 #: Seconds a learner's function may take to build its block.
 TIME_LIMIT_S = 20.0
 
 
-class _TimeUp(BaseException):
-    """Raised inside the learner's code when the time limit is reached.
-
-    A BaseException, so that a learner's ``except Exception`` does not
-    swallow it.
-    """
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread on POSIX only).
-
-    An outer timer (pytest-timeout's, for example) is restored afterwards
-    with the time it had left. Elsewhere the block runs without a limit.
-    """
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimeUp()
-
-    previous_handler = signal.signal(signal.SIGALRM, interrupt)
-    previous_delay, previous_interval = signal.setitimer(
-        signal.ITIMER_REAL, seconds, 0.1)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
-        if previous_delay > 0:
-            left = previous_delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3),
-                             previous_interval)
-
-
-def learner_line(err: BaseException) -> str:
-    """' (line N)' of the learner's own code in the traceback, or ''."""
-    frames = traceback.extract_tb(err.__traceback__)
-    library = (os.sep + "site-packages" + os.sep, os.sep + "conv1x1" + os.sep,
-               os.sep + "lib" + os.sep + "python")
-    own = [frame for frame in frames
-           if not any(part in frame.filename for part in library)]
-    return f" (line {own[-1].lineno})" if own else ""
-
-
 def call_learner(fn, *args, limit: float = TIME_LIMIT_S):
-    """``(output, "")`` or ``(None, message)``; never raises (but on Ctrl-C)."""
-    if not callable(fn):
-        return None, (f"Expected a function; received {type(fn).__name__}. "
-                      "Pass the function itself, without calling it.")
-    try:
-        with _time_limit(limit):
-            return fn(*args), ""
-    except _TimeUp:
-        return None, (f"Your function did not return within {limit:.0f} "
-                      "seconds, so the check stopped it. Is there a loop that "
-                      "never ends?")
-    except KeyboardInterrupt:
-        raise
-    except SystemExit:
-        return None, ("Your function tried to stop Python (SystemExit, from "
-                      "sys.exit() or exit()); it must return instead.")
-    except BaseException as err:  # the learner's code may raise anything
-        return None, (f"Your function raised {type(err).__name__}: {err}"
-                      f"{learner_line(err)}.")
+    """``(output, None)`` or ``(None, message)``: :func:`run_learner` on ``fn(*args)``.
+
+    The limit :func:`build_block` uses unless it is given one.
+    """
+    return run_learner(fn, args, limit=limit, returns="a Keras tensor")
 
 
 @dataclass(frozen=True)
@@ -105,8 +42,17 @@ class Built:
     output_shape: tuple
 
 
-def build_block(fn, input_shape, *extra) -> tuple[Built | None, str]:
-    """Call ``fn(keras.Input(input_shape), *extra)`` and count the result.
+def build_block(fn, input_shape, *extra, limit: float | None = None,
+                what: str = "block") -> tuple[Built | None, str]:
+    """Call ``fn(keras.Input(input_shape), *extra)``, build a model and count it.
+
+    Args:
+        fn: the learner's function (anything: what is not a function gets a
+            message).
+        input_shape: shape of the symbolic input, without the batch axis.
+        *extra: further arguments of ``fn``.
+        limit: seconds ``fn`` may take (None: :func:`call_learner`'s limit).
+        what: what ``fn`` builds ("block", "head", ...), for the messages.
 
     Returns:
         ``(Built, "")`` or ``(None, message)`` saying what went wrong.
@@ -116,7 +62,10 @@ def build_block(fn, input_shape, *extra) -> tuple[Built | None, str]:
     from conv1x1 import cost
 
     inputs = keras.Input(shape=tuple(input_shape))
-    outputs, failure = call_learner(fn, inputs, *extra)
+    if limit is None:
+        outputs, failure = call_learner(fn, inputs, *extra)
+    else:
+        outputs, failure = call_learner(fn, inputs, *extra, limit=limit)
     if failure:
         return None, failure
     if not isinstance(outputs, keras.KerasTensor):
@@ -127,7 +76,7 @@ def build_block(fn, input_shape, *extra) -> tuple[Built | None, str]:
         model = keras.Model(inputs, outputs)
         records = tuple(cost.layer_costs(model))
     except Exception as err:
-        return None, ("Your block could not be built into a model from x "
+        return None, (f"Your {what} could not be built into a model from x "
                       f"({type(err).__name__}: {err}). Build every layer on x "
                       "or on a layer's output.")
     return Built(model, records, int(model.count_params()),

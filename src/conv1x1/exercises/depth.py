@@ -7,7 +7,7 @@ linear layers (debug), and a stack of 1x1 convolutions designed under a
 budget of multiply-accumulates (design).
 
 The design checker builds the learner's block on a symbolic input, with a
-time limit (:func:`conv1x1.exercises._learner.call_learner`), and counts its
+time limit (:func:`conv1x1.exercises._blocks.build_block`), and counts its
 cost with :func:`conv1x1.cost.layer_costs`.
 """
 
@@ -22,7 +22,7 @@ from conv1x1.exercises._core import (
     check_number,
     parse_number,
 )
-from conv1x1.exercises._learner import call_learner
+from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -178,33 +178,13 @@ def _nonlinear_layers(model) -> int:
 
 
 def _check_budget(fn) -> Result:
-    if not callable(fn):
-        return Result(False, f"Expected a function; received {type(fn).__name__}. "
-                             "Pass the function itself, without calling it.")
-    import keras
-
-    from conv1x1 import cost
-
-    inputs = keras.Input(shape=BUDGET_SHAPE)
-    outputs, failure = call_learner(fn, inputs, seconds=TIME_LIMIT_S)
+    built, failure = build_block(fn, BUDGET_SHAPE, limit=TIME_LIMIT_S)
     if failure:
         return Result(False, failure)
-    shape = getattr(outputs, "shape", None)
-    if not isinstance(outputs, keras.KerasTensor):
-        return Result(False, "Expected your function to return a Keras tensor "
-                             "(the output of a layer called on x); received "
-                             f"{type(outputs).__name__}.")
-    if tuple(shape) != (None, *BUDGET_SHAPE):
-        return Result(False, f"The output has shape {tuple(shape)}; it must keep "
+    if built.output_shape != (None, *BUDGET_SHAPE):
+        return Result(False, f"The output has shape {built.output_shape}; it must keep "
                              f"the input's shape {(None, *BUDGET_SHAPE)}.")
-    try:
-        model = keras.Model(inputs, outputs)
-        records = cost.layer_costs(model)
-    except Exception as err:
-        return Result(False, "Your block could not be built into a model from "
-                             f"x ({type(err).__name__}: {err}). Create every "
-                             "layer inside your function and call it on x or "
-                             "on a layer's output.")
+    model, records = built.model, built.records
     others = sorted({r.name for r in records if r.macs and r.kind != "pointwise"})
     if others:
         return Result(False, "Use 1x1 convolutions only; these layers are not: "
@@ -218,7 +198,7 @@ def _check_budget(fn) -> Result:
                              "it needs at least "
                              f"{MIN_NONLINEAR_LAYERS} of each (a ReLU after "
                              "each 1x1 convolution).")
-    macs = sum(r.macs for r in records)
+    macs = built.macs
     if macs > BUDGET_MACS:
         return Result(False, f"Your block costs {macs:,} MACs, over the budget "
                              f"of {BUDGET_MACS:,}. Narrow the layers inside.")

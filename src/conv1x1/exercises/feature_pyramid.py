@@ -10,14 +10,15 @@ fine pixels it came from).
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-import time
-
 import numpy as np
 
-from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._core import (
+    Result,
+    check_choice,
+    check_number,
+    parse_number,
+    run_learner,
+)
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -87,34 +88,6 @@ MERGE_CHANNELS = 3
 TIME_LIMIT_S = 20.0
 
 
-class _TimeUp(BaseException):
-    """Raised in the learner's code when time is up."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimeUp()
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if delay > 0:  # give an outer timer its time back
-            left = delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
-
-
 def reference_merge(coarse, lateral):
     """Numpy: each coarse pixel copied to a 2x2 block, cropped, plus the lateral."""
     up = np.repeat(np.repeat(coarse, 2, axis=1), 2, axis=2)
@@ -127,20 +100,12 @@ def _build_case(fn, size):
     coarse_size = (-(-size[0] // 2), -(-size[1] // 2))
     coarse = keras.Input(shape=(*coarse_size, MERGE_CHANNELS))
     lateral = keras.Input(shape=(*size, MERGE_CHANNELS))
-    try:
-        with _time_limit(TIME_LIMIT_S):
-            out = fn(coarse, lateral)
-    except _TimeUp:
-        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
-                      "seconds. Is there a loop that never ends?")
-    except KeyboardInterrupt:
-        raise
-    except SystemExit:
-        return None, "Your function tried to stop Python; it must return a tensor."
-    except BaseException as err:  # the learner's code may raise anything
-        return None, (f"Your function raised {type(err).__name__} for a "
-                      f"{size[0]}x{size[1]} lateral and a {coarse_size[0]}x"
-                      f"{coarse_size[1]} coarse map: {err}")
+    out, failure = run_learner(
+        fn, (coarse, lateral), limit=TIME_LIMIT_S, returns="a tensor",
+        context=(f" for a {size[0]}x{size[1]} lateral and a {coarse_size[0]}x"
+                 f"{coarse_size[1]} coarse map"))
+    if failure:
+        return None, failure
     if not isinstance(out, keras.KerasTensor):
         return None, ("Expected your function to return a Keras tensor; received "
                       f"{type(out).__name__}.")

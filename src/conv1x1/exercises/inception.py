@@ -6,18 +6,14 @@ module designed under a budget of multiply-accumulates (design), and a
 pooling branch whose output does not fit the concatenation (debug).
 
 The two function checkers build the learner's code on symbolic inputs, with
-a time limit, and never raise.
+a time limit (:func:`conv1x1.exercises._blocks.build_block`), and never raise.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-import time
-
 import numpy as np
 
+from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
 from conv1x1.exercises._registry import Exercise
 
@@ -90,68 +86,8 @@ def _check_halve(answer) -> Result:
 
 
 # --------------------------------------------------------------------------
-# Calling a learner's function safely.
-
-#: Seconds a learner's function may take before the check gives up.
-TIME_LIMIT_S = 20.0
-
-
-class _TimeLimit(BaseException):
-    """Raised inside the learner's code when the time limit is reached."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread, POSIX only)."""
-    if not (hasattr(signal, "setitimer")
-            and threading.current_thread() is threading.main_thread()):
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimeLimit()
-
-    previous_handler = signal.signal(signal.SIGALRM, interrupt)
-    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
-        if previous_delay > 0:
-            left = previous_delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), previous_interval)
-
-
-def _build(fn, shape, *args):
-    """``(model, None)`` or ``(None, message)``: the learner's function on an input."""
-    import keras
-
-    if not callable(fn):
-        return None, (f"Expected a function; received {type(fn).__name__}. Pass "
-                      "the function itself, without calling it.")
-    inputs = keras.Input(shape=shape)
-    try:
-        with _time_limit(TIME_LIMIT_S):
-            outputs = fn(inputs, *args)
-    except _TimeLimit:
-        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
-                      "seconds, so the check stopped it.")
-    except KeyboardInterrupt:
-        raise
-    except BaseException as err:  # the learner's code may raise anything
-        return None, f"Your function raised {type(err).__name__}: {err}."
-    if not isinstance(outputs, keras.KerasTensor):
-        return None, ("Expected your function to return a Keras tensor (the output "
-                      f"of a layer called on x); received {type(outputs).__name__}.")
-    try:
-        return keras.Model(inputs, outputs), None
-    except Exception as err:
-        return None, (f"Your code could not be built into a model from x "
-                      f"({type(err).__name__}: {err}). Build every layer on x or "
-                      "on a layer's output.")
-
+# The learner's code is built with conv1x1.exercises._blocks.build_block;
+# every convolution of GoogLeNet ends in a ReLU.
 
 def _relu(layer) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
@@ -170,11 +106,10 @@ MODULE_3B_MACS = 28 * 28 * (256 * (128 + 128 + 32 + 64) + 9 * 128 * 192 + 25 * 3
 def _check_budget(fn) -> Result:
     import keras
 
-    from conv1x1 import cost
-
-    model, failure = _build(fn, BUDGET_SHAPE)
+    built, failure = build_block(fn, BUDGET_SHAPE, what="module")
     if failure:
         return Result(False, failure)
+    model = built.model
     if tuple(model.output.shape) != (None, 28, 28, BUDGET_CHANNELS):
         return Result(False, f"The output has shape {tuple(model.output.shape)}; "
                              f"expected {(None, 28, 28, BUDGET_CHANNELS)}.")
@@ -194,10 +129,7 @@ def _check_budget(fn) -> Result:
     if linear:
         return Result(False, f"Every convolution needs a ReLU; these have none: "
                              f"{', '.join(linear)}.")
-    try:
-        macs = sum(r.macs for r in cost.layer_costs(model))
-    except Exception as err:
-        return Result(False, f"The module's cost could not be counted ({err}).")
+    macs = built.macs
     if macs > BUDGET_MACS:
         return Result(False, f"Your module costs {macs:,} MACs, over the budget of "
                              f"{BUDGET_MACS:,}. Narrow the reductions in front of "
@@ -216,9 +148,10 @@ def _check_pool_branch(fn) -> Result:
     import keras
 
     for shape, pool_proj in BRANCH_CASES:
-        model, failure = _build(fn, shape, pool_proj)
+        built, failure = build_block(fn, shape, pool_proj, what="branch")
         if failure:
             return Result(False, failure)
+        model = built.model
         case = f"For x of shape {(None, *shape)} and pool_proj={pool_proj}"
         expected = (None, shape[0], shape[1], pool_proj)
         if tuple(model.output.shape) != expected:

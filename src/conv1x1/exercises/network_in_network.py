@@ -7,18 +7,14 @@ flattens its class maps instead of averaging them (debug), and an mlpconv
 head designed under a parameter budget (design).
 
 The two function checkers build the learner's head on symbolic inputs, with
-a time limit, and never raise.
+a time limit (:func:`conv1x1.exercises._blocks.build_block`), and never raise.
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-import time
-
 import numpy as np
 
+from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
 from conv1x1.exercises._registry import Exercise
 
@@ -79,75 +75,7 @@ def _check_input_size(answer) -> Result:
 
 
 # --------------------------------------------------------------------------
-# Calling a learner's function safely.
-
-#: Seconds a learner's function may take before the check gives up.
-TIME_LIMIT_S = 20.0
-
-
-class _TimeLimit(BaseException):
-    """Raised inside the learner's code when the time limit is reached."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread, POSIX only).
-
-    An outer timer is restored afterwards with the time it had left.
-    Elsewhere the block runs without a limit.
-    """
-    if not (hasattr(signal, "setitimer")
-            and threading.current_thread() is threading.main_thread()):
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimeLimit()
-
-    previous_handler = signal.signal(signal.SIGALRM, interrupt)
-    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous_handler)
-        if previous_delay > 0:
-            left = previous_delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), previous_interval)
-
-
-def _call(fn, *args):
-    """``(output, None)`` or ``(None, message)``; never raises."""
-    if not callable(fn):
-        return None, (f"Expected a function; received {type(fn).__name__}. Pass "
-                      "the function itself, without calling it.")
-    try:
-        with _time_limit(TIME_LIMIT_S):
-            return fn(*args), None
-    except _TimeLimit:
-        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
-                      "seconds, so the check stopped it.")
-    except KeyboardInterrupt:
-        raise
-    except BaseException as err:  # the learner's code may raise anything
-        return None, f"Your function raised {type(err).__name__}: {err}."
-
-
-def _model(inputs, outputs):
-    """``(model, None)`` or ``(None, message)`` for the learner's output tensor."""
-    import keras
-
-    if not isinstance(outputs, keras.KerasTensor):
-        return None, ("Expected your function to return a Keras tensor (the output "
-                      f"of a layer called on x); received {type(outputs).__name__}.")
-    try:
-        return keras.Model(inputs, outputs), None
-    except Exception as err:
-        return None, (f"Your head could not be built into a model from x "
-                      f"({type(err).__name__}: {err}). Build every layer on x or "
-                      "on a layer's output.")
-
+# Layers that tie a head to one map size.
 
 def _forbidden(model):
     import keras
@@ -167,13 +95,10 @@ def _check_head(fn) -> Result:
     import keras
 
     for shape, classes in HEAD_CASES:
-        inputs = keras.Input(shape=shape)
-        outputs, failure = _call(fn, inputs, classes)
+        built, failure = build_block(fn, shape, classes, what="head")
         if failure:
             return Result(False, failure)
-        model, failure = _model(inputs, outputs)
-        if failure:
-            return Result(False, failure)
+        model = built.model
         case = f"For x of shape {(None, *shape)} and classes={classes}"
         if tuple(model.output.shape) != (None, classes):
             return Result(False, f"{case} the output has shape "
@@ -222,15 +147,10 @@ BUDGET_PARAMS = NIN_HEAD_PARAMS // 4
 def _check_budget(fn) -> Result:
     import keras
 
-    from conv1x1 import cost
-
-    inputs = keras.Input(shape=BUDGET_SHAPE)
-    outputs, failure = _call(fn, inputs)
+    built, failure = build_block(fn, BUDGET_SHAPE, what="head")
     if failure:
         return Result(False, failure)
-    model, failure = _model(inputs, outputs)
-    if failure:
-        return Result(False, failure)
+    model, records = built.model, built.records
     if tuple(model.output.shape) != (None, BUDGET_CLASSES):
         return Result(False, f"The output has shape {tuple(model.output.shape)}; "
                              f"expected {(None, BUDGET_CLASSES)}: one score per class.")
@@ -242,10 +162,6 @@ def _check_budget(fn) -> Result:
                for layer in model.layers):
         return Result(False, "Your head has no GlobalAveragePooling2D layer: the "
                              "class maps must be averaged into scores.")
-    try:
-        records = cost.layer_costs(model)
-    except Exception as err:
-        return Result(False, f"The head's cost could not be counted ({err}).")
     pointwise = [r for r in records if r.kind == "pointwise"]
     others = sorted({r.name for r in records if r.macs and r.kind != "pointwise"})
     if others:

@@ -13,13 +13,9 @@ on the image.
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
-import time
-
 import numpy as np
 
+from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
 from conv1x1.exercises._registry import Exercise
 
@@ -64,67 +60,15 @@ FIX_SHAPE, FIX_RATIO = (5, 6, 16), 4
 TIME_LIMIT_S = 20.0
 
 
-class _TimeUp(BaseException):
-    """Raised in the learner's code when time is up (not an Exception, so
-    that ``except Exception`` in the learner's code does not swallow it)."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise _TimeUp()
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
-    delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)
-    start = time.monotonic()
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if delay > 0:  # give an outer timer (pytest-timeout's) its time back
-            left = delay - (time.monotonic() - start)
-            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
-
-
 def _build(fn):
     """``(model, "")`` from the learner's ``fn(x, ratio)``, or ``(None, why)``."""
-    import keras
-
-    if not callable(fn):
-        return None, (f"Expected a function; received {type(fn).__name__}. Pass "
-                      "the function itself, without calling it.")
-    inputs = keras.Input(shape=FIX_SHAPE)
-    try:
-        with _time_limit(TIME_LIMIT_S):
-            outputs = fn(inputs, FIX_RATIO)
-    except _TimeUp:
-        return None, (f"Your function did not return within {TIME_LIMIT_S:.0f} "
-                      "seconds. Is there a loop that never ends?")
-    except KeyboardInterrupt:
-        raise
-    except SystemExit:
-        return None, "Your function tried to stop Python; it must return a tensor."
-    except BaseException as err:  # the learner's code may raise anything
-        return None, f"Your function raised {type(err).__name__}: {err}."
-    if not isinstance(outputs, keras.KerasTensor):
-        return None, ("Expected your function to return a Keras tensor (the output "
-                      f"of a layer called on x); received {type(outputs).__name__}.")
-    if tuple(outputs.shape) != (None, *FIX_SHAPE):
-        return None, (f"The block's output has shape {tuple(outputs.shape)}; an SE "
+    built, failure = build_block(fn, FIX_SHAPE, FIX_RATIO, limit=TIME_LIMIT_S)
+    if failure:
+        return None, failure
+    if built.output_shape != (None, *FIX_SHAPE):
+        return None, (f"The block's output has shape {built.output_shape}; an SE "
                       f"block keeps its input's shape {(None, *FIX_SHAPE)}.")
-    try:
-        return keras.Model(inputs, outputs), ""
-    except Exception as err:
-        return None, (f"Your block could not be built into a model from x "
-                      f"({type(err).__name__}: {err}). Build every layer on x or "
-                      "on a layer's output.")
+    return built.model, ""
 
 
 def gates_of(model, x) -> np.ndarray:

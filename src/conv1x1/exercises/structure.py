@@ -15,6 +15,7 @@ from conv1x1.exercises._core import (
     check_function,
     check_number,
     check_shape,
+    run_learner,
 )
 from conv1x1.exercises._registry import Exercise
 
@@ -46,28 +47,8 @@ BUDGET_INPUT = (14, 14, 256)
 BUDGET_PARAMS = 50_000
 
 
-def _build_block(fn, input_shape):
-    """Call the learner's ``fn`` on a Keras input, safely; return (Result, output).
-
-    The learner's code runs inside :func:`check_function`, which turns any
-    exception, ``sys.exit()`` or endless loop into a message naming the
-    learner's own line. The check itself happens afterwards, outside it.
-    """
-    import keras
-
-    built = {}
-
-    def call(tensor):
-        built["output"] = fn(tensor)
-        built["input"] = tensor
-        return np.zeros(1)
-
-    result = check_function(call, lambda tensor: np.zeros(1),
-                            lambda rng: (keras.Input(shape=input_shape),),
-                            trials=1, time_limit=30.0)
-    if not result.correct:
-        return result, None, None
-    return result, built["input"], built["output"]
+#: Seconds ``my_block`` may take to build its block.
+TIME_LIMIT_S = 30.0
 
 
 def check_budget_block(fn) -> Result:
@@ -79,9 +60,11 @@ def check_budget_block(fn) -> Result:
     if not callable(fn):
         return Result(False, f"Expected the function my_block itself; received "
                              f"{type(fn).__name__}.")
-    result, inputs, outputs = _build_block(fn, BUDGET_INPUT)
-    if inputs is None:
-        return result
+    inputs = keras.Input(shape=BUDGET_INPUT)
+    outputs, failure = run_learner(fn, (inputs,), limit=TIME_LIMIT_S,
+                                   returns="a Keras tensor")
+    if failure:
+        return Result(False, failure)
     if outputs is None:
         return Result(False, "my_block returned None: is its return statement "
                              "missing?")

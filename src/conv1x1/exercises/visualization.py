@@ -19,7 +19,7 @@ from conv1x1.exercises._core import (
     check_number,
     parse_number,
 )
-from conv1x1.exercises._learner import call_learner
+from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -120,33 +120,16 @@ def _class_map_layers(model):
 
 
 def _check_resolution(fn) -> Result:
-    if not callable(fn):
-        return Result(False, f"Expected a function; received {type(fn).__name__}. "
-                             "Pass the function itself, without calling it.")
     import keras
 
-    from conv1x1 import cost
-
-    inputs = keras.Input(shape=IMAGE_SHAPE)
-    outputs, failure = call_learner(fn, inputs, seconds=TIME_LIMIT_S,
-                                    returns="the probabilities")
+    built, failure = build_block(fn, IMAGE_SHAPE, limit=TIME_LIMIT_S,
+                                 what="classifier")
     if failure:
         return Result(False, failure)
-    if not isinstance(outputs, keras.KerasTensor):
-        return Result(False, "Expected your function to return a Keras tensor "
-                             "(the output of a layer called on x); received "
-                             f"{type(outputs).__name__}.")
-    if tuple(outputs.shape) != (None, MAP_SHAPE[-1]):
-        return Result(False, f"The output has shape {tuple(outputs.shape)}; it "
+    if built.output_shape != (None, MAP_SHAPE[-1]):
+        return Result(False, f"The output has shape {built.output_shape}; it "
                              "must be one probability per class, (None, 4).")
-    try:
-        model = keras.Model(inputs, outputs)
-        records = cost.layer_costs(model)
-    except Exception as err:
-        return Result(False, "Your classifier could not be built into a model "
-                             f"from x ({type(err).__name__}: {err}). Create every "
-                             "layer inside your function and call it on x or "
-                             "on a layer's output.")
+    model = built.model
     candidates = _class_map_layers(model)
     if not candidates:
         return Result(False, "No 1x1 convolution with 4 output channels: the "
@@ -158,7 +141,7 @@ def _check_resolution(fn) -> Result:
                              f"{shape[0]} x {shape[1]}; they must be "
                              f"{MAP_SHAPE[0]} x {MAP_SHAPE[1]}.")
     try:
-        probe = keras.Model(inputs, [maps_layer.output, outputs])
+        probe = keras.Model(model.input, [maps_layer.output, model.output])
         images = np.random.default_rng(0).uniform(size=(2, *IMAGE_SHAPE))
         maps, probabilities = (keras.ops.convert_to_numpy(t)
                                for t in probe(images.astype("float32")))
@@ -173,7 +156,7 @@ def _check_resolution(fn) -> Result:
                              f"class maps ({maps_layer.name}): end with "
                              "GlobalAveragePooling2D and a softmax, nothing in "
                              "between.")
-    macs = sum(r.macs for r in records)
+    macs = built.macs
     if macs > CHAPTER_MACS:
         return Result(False, f"Your classifier costs {macs:,} MACs, over the "
                              f"budget of {CHAPTER_MACS:,}.")
