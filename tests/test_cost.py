@@ -131,11 +131,13 @@ def test_time_distributed_costs_its_layer_once_per_step():
     (record,) = cost.layer_costs(single((steps, 8), keras.layers.TimeDistributed(
         keras.layers.Dense(3, name="proj"), name="td")))
     assert record.name == "td/proj"
-    assert (record.kind, record.macs, record.params) == ("dense", steps * 8 * 3, 27)
+    assert (record.kind, record.macs, record.weights, record.params) == (
+        "dense", steps * 8 * 3, 8 * 3, 27)
     model = single((steps, 9, 9, 2), keras.layers.TimeDistributed(
         keras.layers.Conv2D(4, 3, strides=2)))
     (record,) = cost.layer_costs(model)
     assert record.kind == "conv" and record.params == model.count_params()
+    assert record.weights == 3 * 3 * 2 * 4
     assert record.macs == steps * cost.conv_macs(9, 9, 2, 4, 3, 2, padding="valid")
 
 
@@ -201,11 +203,45 @@ def test_depthwise(multiplier, stride):
 
 
 def test_separable_is_split_into_depthwise_and_pointwise():
-    model = single((10, 10, 8), keras.layers.SeparableConv2D(32, 3, padding="same"))
+    model = single((10, 10, 8), keras.layers.SeparableConv2D(32, 3, padding="same",
+                                                             name="sep"))
     dw, pw = cost.layer_costs(model)
+    assert (dw.name, pw.name) == ("sep/depthwise", "sep/pointwise")
     assert (dw.kind, pw.kind) == ("depthwise", "pointwise")
     assert dw.macs == 10 * 10 * 9 * 8 and pw.macs == 10 * 10 * 8 * 32
+    assert (dw.weights, pw.weights) == (9 * 8, 8 * 32)
+    assert (dw.params, pw.params) == (9 * 8, 8 * 32 + 32)
     assert dw.params + pw.params == model.count_params()
+
+
+def test_separable_with_a_depth_multiplier():
+    model = single((6, 6, 4), keras.layers.SeparableConv2D(5, 3, depth_multiplier=2,
+                                                           padding="valid"))
+    dw, pw = cost.layer_costs(model)
+    assert (dw.macs, pw.macs) == (4 * 4 * 9 * 4 * 2, 4 * 4 * 8 * 5)
+    assert (dw.weights, pw.weights) == (9 * 8, 8 * 5)
+    assert type(dw.macs) is int and type(pw.macs) is int and type(pw.weights) is int
+    assert dw.params + pw.params == model.count_params()
+
+
+@pytest.mark.parametrize("make, frame", [
+    (lambda: keras.layers.Dense(3, name="inner"), (8,)),
+    (lambda: keras.layers.Dense(3, name="inner"), (4, 8)),
+    (lambda: keras.layers.Conv2D(4, 1, name="inner"), (5, 5, 2)),
+    (lambda: keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name="inner"), (6, 6, 3)),
+    (lambda: keras.layers.SeparableConv2D(4, 3, strides=2, name="inner"), (7, 7, 3)),
+    (lambda: keras.layers.Conv2DTranspose(4, 3, strides=2, name="inner"), (3, 3, 2)),
+    (lambda: keras.layers.BatchNormalization(name="inner"), (3, 3, 2)),
+])
+def test_time_distributed_is_its_layer_on_every_frame(make, frame):
+    steps = 3
+    wrapped = cost.layer_costs(single((steps, *frame), keras.layers.TimeDistributed(
+        make(), name="td")))
+    alone = cost.layer_costs(single(frame, make()))
+    assert len(wrapped) == len(alone) >= 1
+    for w, a in zip(wrapped, alone):
+        assert w == cost.LayerCost("td/" + a.name, a.kind, steps * a.macs, a.weights,
+                                   a.params)
 
 
 def test_dense_on_vectors_and_on_feature_maps():

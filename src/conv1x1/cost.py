@@ -264,7 +264,7 @@ def _layer_records(layer, prefix: str, shapes=None) -> list[LayerCost]:
                 f"shape {in_shape}: the number of time steps is unknown. Build the "
                 "model with a fixed input shape."
             )
-        inner_shapes = ((in_shape[0], *in_shape[2:]), (out_shape[0], *out_shape[2:]))
+        inner_shapes = ((None, *in_shape[2:]), (None, *out_shape[2:]))
         return [LayerCost(r.name, r.kind, r.macs * steps, r.weights, r.params)
                 for r in _layer_records(layer.layer, name + "/", inner_shapes)]
 
