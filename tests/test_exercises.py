@@ -66,6 +66,23 @@ def test_check_shape():
     assert "not a whole number" in ex.check_shape("(8, y)", (8, 1)).message
 
 
+def test_check_number_names_a_known_mistake():
+    seen = []
+
+    def mistakes(value):
+        seen.append(value)
+        return "That counts the weights only." if value == 16384 else None
+
+    weights_only = ex.check_number("16,384", 16448, mistakes=mistakes, hint="h")
+    assert not weights_only.correct and weights_only.hint == "h"
+    assert weights_only.message == "That counts the weights only."
+    other = ex.check_number("16000", 16448, mistakes=mistakes)
+    assert not other.correct and "too small" in other.message
+    assert ex.check_number("16448", 16448, mistakes=mistakes).correct
+    assert "not a number" in ex.check_number("lots", 16448, mistakes=mistakes).message
+    assert seen == [16384.0, 16000.0]
+
+
 def test_check_choice():
     kwargs = dict(expected="b", options=["a", "b"], explanations={"a": "Because."})
     assert ex.check_choice("b", **kwargs).correct

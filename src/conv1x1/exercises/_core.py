@@ -200,12 +200,16 @@ def _format_number(value: float) -> str:
 
 
 def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
-                 abs_tol: float = 0.0, hint: str = "", unit: str = "") -> Result:
+                 abs_tol: float = 0.0, hint: str = "", unit: str = "",
+                 mistakes: Callable[[float], str | None] | None = None) -> Result:
     """Check a numeric answer against ``expected`` within a tolerance.
 
     A wrong answer is called too large or too small; when it is off by a
     small whole factor (2 to 10) the message says so, a sign of a term
-    missing or counted twice.
+    missing or counted twice. An exercise that knows typical mistakes
+    passes ``mistakes``: called with the learner's number when it is wrong,
+    it returns the message for a mistake it recognises (e.g. "that counts
+    the weights only"), or None to keep the message above.
 
     Raises:
         ValueError: when ``expected`` or a tolerance is not a finite number (a
@@ -224,6 +228,9 @@ def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
         return Result(False, str(err), hint)
     if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol):
         return Result(True, f"Correct: {_format_number(expected)}{unit}.", hint)
+    why = mistakes(value) if mistakes is not None else None
+    if why:
+        return Result(False, why, hint)
     direction = "too large" if value > expected else "too small"
     message = f"Not quite: {_format_number(value)}{unit} is {direction}."
     return Result(False, message + _factor_hint(value, expected), hint)
@@ -425,7 +432,7 @@ def _learner_frame(tb):
 
 def run_learner(fn, args=(), *, limit: float | None, context: str = "",
                 returns: str = "its result") -> tuple[object, str | None]:
-    """Run the learner's ``fn(*args)`` with a time limit; ``(output, None)`` or ``(None, message)``.
+    """Run a learner's ``fn(*args)`` with a time limit: ``(output, None)`` or ``(None, why)``.
 
     The one place where a checker runs a learner's code. Nothing escapes
     it: an endless loop is stopped after ``limit`` seconds, ``sys.exit()``

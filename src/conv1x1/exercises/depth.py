@@ -20,7 +20,6 @@ from conv1x1.exercises._core import (
     check_choice,
     check_function,
     check_number,
-    parse_number,
 )
 from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._registry import Exercise
@@ -35,22 +34,20 @@ HEAD_WEIGHTS = sum(c_in * c_out
                    for c_in, c_out in zip(HEAD_WIDTHS, HEAD_WIDTHS[1:]))
 
 
-def _check_params(answer) -> Result:
-    result = check_number(answer, HEAD_PARAMS)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except Exception:  # the message of check_number already says why
-        return result
+def _params_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     if value == HEAD_WEIGHTS:
-        return Result(False, f"Not quite: {HEAD_WEIGHTS:,} counts the kernel "
-                             "weights only. Keras also counts one bias per "
-                             "output channel.")
+        return (f"Not quite: {HEAD_WEIGHTS:,} counts the kernel "
+                "weights only. Keras also counts one bias per "
+                "output channel.")
     if value == HEAD_WEIGHTS * 8 * 8 or value == HEAD_PARAMS * 8 * 8:
-        return Result(False, "Not quite: the spatial size does not enter. The "
-                             "same weights are used at every pixel.")
-    return result
+        return ("Not quite: the spatial size does not enter. The "
+                "same weights are used at every pixel.")
+    return None
+
+
+def _check_params(answer) -> Result:
+    return check_number(answer, HEAD_PARAMS, mistakes=_params_mistake)
 
 
 # --------------------------------------------------------------------------

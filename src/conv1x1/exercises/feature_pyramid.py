@@ -16,7 +16,6 @@ from conv1x1.exercises._core import (
     Result,
     check_choice,
     check_number,
-    parse_number,
     run_learner,
 )
 from conv1x1.exercises._registry import Exercise
@@ -55,25 +54,23 @@ LATERAL_WEIGHTS = sum(c * LATERAL_D for c in LATERAL_CHANNELS)
 LATERAL_PARAMS = LATERAL_WEIGHTS + len(LATERAL_CHANNELS) * LATERAL_D
 
 
-def _check_laterals(answer) -> Result:
-    result = check_number(answer, LATERAL_PARAMS)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
+def _laterals_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     if value == LATERAL_WEIGHTS:
-        return Result(False, f"Not quite: {LATERAL_WEIGHTS:,} counts the kernels only; "
-                             "each lateral also has one bias per output channel.")
+        return (f"Not quite: {LATERAL_WEIGHTS:,} counts the kernels only; "
+                "each lateral also has one bias per output channel.")
     smoothing = len(LATERAL_CHANNELS) * (9 * LATERAL_D ** 2 + LATERAL_D)
     if value in (LATERAL_PARAMS + smoothing, LATERAL_WEIGHTS + smoothing):
-        return Result(False, "Not quite: that includes the 3x3 smoothing "
-                             "convolutions. Count the 1x1 laterals only.")
+        return ("Not quite: that includes the 3x3 smoothing "
+                "convolutions. Count the 1x1 laterals only.")
     if value == sum(c * 256 + 256 for c in LATERAL_CHANNELS):
-        return Result(False, "Not quite: that is d = 256; the question asks for "
-                             "d = 128.")
-    return result
+        return ("Not quite: that is d = 256; the question asks for "
+                "d = 128.")
+    return None
+
+
+def _check_laterals(answer) -> Result:
+    return check_number(answer, LATERAL_PARAMS, mistakes=_laterals_mistake)
 
 
 # --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from conv1x1.exercises._blocks import build_block
-from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -27,24 +27,22 @@ AUX_WEIGHTS = AUX_CHANNELS * 128 + 4 * 4 * 128 * 1024 + 1024 * AUX_CLASSES
 AUX_PARAMS = AUX_WEIGHTS + 128 + 1024 + AUX_CLASSES
 
 
-def _check_aux(answer) -> Result:
-    result = check_number(answer, AUX_PARAMS)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
+def _aux_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     if value == AUX_WEIGHTS:
-        return Result(False, "Not quite: that counts the weights only; Keras also "
-                             "counts one bias per filter and per unit.")
+        return ("Not quite: that counts the weights only; Keras also "
+                "counts one bias per filter and per unit.")
     no_pool = (AUX_CHANNELS * 128 + 128 + 14 * 14 * 128 * 1024 + 1024
                + 1024 * AUX_CLASSES + AUX_CLASSES)
     if value == no_pool:
-        return Result(False, "Not quite: the 5x5 average pooling with stride 3 comes "
-                             "first, so the fully connected layer reads a 4x4x128 "
-                             "map, not 14x14x128.")
-    return result
+        return ("Not quite: the 5x5 average pooling with stride 3 comes "
+                "first, so the fully connected layer reads a 4x4x128 "
+                "map, not 14x14x128.")
+    return None
+
+
+def _check_aux(answer) -> Result:
+    return check_number(answer, AUX_PARAMS, mistakes=_aux_mistake)
 
 
 # --------------------------------------------------------------------------

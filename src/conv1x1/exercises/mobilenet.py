@@ -17,7 +17,6 @@ from conv1x1.exercises._core import (
     check_choice,
     check_function,
     check_number,
-    parse_number,
 )
 from conv1x1.exercises._registry import Exercise
 
@@ -27,24 +26,22 @@ from conv1x1.exercises._registry import Exercise
 RATIO = 1 / 256 + 1 / 9
 
 
-def _check_ratio(answer) -> Result:
-    result = check_number(answer, RATIO, rel_tol=2e-3)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
+def _ratio_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     if math.isclose(value, 1 / 9, rel_tol=2e-3):
-        return Result(False, "Not quite: 1/9 is the depthwise part alone. "
-                             "Add the pointwise part's share, 1/C_out.")
+        return ("Not quite: 1/9 is the depthwise part alone. "
+                "Add the pointwise part's share, 1/C_out.")
     if math.isclose(value, 1 / 256, rel_tol=2e-3):
-        return Result(False, "Not quite: 1/256 is the pointwise part alone. "
-                             "Add the depthwise part's share, 1/k^2.")
+        return ("Not quite: 1/256 is the pointwise part alone. "
+                "Add the depthwise part's share, 1/k^2.")
     if math.isclose(value, 1 / RATIO, rel_tol=2e-3):
-        return Result(False, "That is the saving, standard / separable; the "
-                             "question asks for separable / standard.")
-    return result
+        return ("That is the saving, standard / separable; the "
+                "question asks for separable / standard.")
+    return None
+
+
+def _check_ratio(answer) -> Result:
+    return check_number(answer, RATIO, rel_tol=2e-3, mistakes=_ratio_mistake)
 
 
 # --------------------------------------------------------------------------
@@ -61,20 +58,22 @@ EXPANSION_FACTOR = (inverted_residual_macs(56, 24, 24, 12)
                     / inverted_residual_macs(56, 24, 24, 6))
 
 
+def _expansion_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
+    if math.isclose(value, 4, rel_tol=1e-2):
+        return ("Not quite: no layer is quadratic in t. The "
+                "expansion is C_in x tC_in, the projection "
+                "tC_in x C_out: one side each.")
+    return None
+
+
 def _check_expansion(answer) -> Result:
-    result = check_number(answer, EXPANSION_FACTOR, rel_tol=1e-3)
+    result = check_number(answer, EXPANSION_FACTOR, rel_tol=1e-3,
+                          mistakes=_expansion_mistake)
     if result.correct:
         return Result(True, "Correct: exactly 2. Each of the three layers "
                             "touches the t * C_in hidden channels on one side "
                             "only, so every term is linear in t.")
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
-    if math.isclose(value, 4, rel_tol=1e-2):
-        return Result(False, "Not quite: no layer is quadratic in t. The "
-                             "expansion is C_in x tC_in, the projection "
-                             "tC_in x C_out: one side each.")
     return result
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from conv1x1.exercises._blocks import build_block
-from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -26,23 +26,21 @@ FC_CLASSES = 100
 FC_PARAMS = FC_MAP[0] * FC_MAP[1] * FC_MAP[2] * FC_CLASSES + FC_CLASSES
 
 
-def _check_cifar100(answer) -> Result:
-    result = check_number(answer, FC_PARAMS)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
+def _cifar100_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     if value == FC_PARAMS - FC_CLASSES:
-        return Result(False, "Not quite: that counts the weights only. Keras also "
-                             "counts one bias per output unit.")
+        return ("Not quite: that counts the weights only. Keras also "
+                "counts one bias per output unit.")
     if value == FC_MAP[2] * FC_CLASSES + FC_CLASSES:
-        return Result(False, "Not quite: that is a 1x1 convolution, whose weights "
-                             "are shared by all positions. A fully connected layer "
-                             "on the flattened map has its own weights for every "
-                             "position.")
-    return result
+        return ("Not quite: that is a 1x1 convolution, whose weights "
+                "are shared by all positions. A fully connected layer "
+                "on the flattened map has its own weights for every "
+                "position.")
+    return None
+
+
+def _check_cifar100(answer) -> Result:
+    return check_number(answer, FC_PARAMS, mistakes=_cifar100_mistake)
 
 
 # --------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from conv1x1.exercises._blocks import build_block
-from conv1x1.exercises._core import Result, check_choice, check_number, parse_number
+from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -28,26 +28,24 @@ BLOCK_WEIGHTS = 2 * BLOCK_CHANNELS * _REDUCED
 BLOCK_PARAMS = BLOCK_WEIGHTS + _REDUCED + BLOCK_CHANNELS
 
 
-def _check_block_params(answer) -> Result:
-    result = check_number(answer, BLOCK_PARAMS)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
+def _block_params_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     if value == BLOCK_WEIGHTS:
-        return Result(False, f"Not quite: {BLOCK_WEIGHTS:,} counts the two kernels "
-                             "only. Keras also counts one bias per output of each "
-                             "fully connected layer.")
+        return (f"Not quite: {BLOCK_WEIGHTS:,} counts the two kernels "
+                "only. Keras also counts one bias per output of each "
+                "fully connected layer.")
     if value == BLOCK_WEIGHTS // 2 or value == BLOCK_WEIGHTS // 2 + _REDUCED:
-        return Result(False, "Not quite: that is one fully connected layer. The "
-                             "block has two, C -> C/r and C/r -> C.")
+        return ("Not quite: that is one fully connected layer. The "
+                "block has two, C -> C/r and C/r -> C.")
     if value in (7 * 7 * BLOCK_PARAMS, 7 * 7 * BLOCK_WEIGHTS,
                  14 * 14 * BLOCK_PARAMS, 14 * 14 * BLOCK_WEIGHTS):
-        return Result(False, "Not quite: the map's size does not enter. The fully "
-                             "connected layers act on the pooled vector.")
-    return result
+        return ("Not quite: the map's size does not enter. The fully "
+                "connected layers act on the pooled vector.")
+    return None
+
+
+def _check_block_params(answer) -> Result:
+    return check_number(answer, BLOCK_PARAMS, mistakes=_block_params_mistake)
 
 
 # --------------------------------------------------------------------------

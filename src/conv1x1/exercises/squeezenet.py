@@ -37,28 +37,26 @@ FIRE_PARAMS = fire_params(*FIRE)
 FIRE_WEIGHTS = 192 * 24 + 24 * 96 + 9 * 24 * 96
 
 
-def _check_fire(answer) -> Result:
-    result = check_number(answer, FIRE_PARAMS)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except ValueError:
-        return result
+def _fire_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     c_in, s, e1, e3 = FIRE
     if value == FIRE_WEIGHTS:
-        return Result(False, f"Not quite: {FIRE_WEIGHTS:,} counts the weights "
-                             "only. Every convolution of a fire module has a "
-                             "bias per filter.")
+        return (f"Not quite: {FIRE_WEIGHTS:,} counts the weights "
+                "only. Every convolution of a fire module has a "
+                "bias per filter.")
     if value == fire_params(c_in, s, e1 + e3, 0):
-        return Result(False, "Not quite: that treats all expand filters as "
-                             "1x1. Half of them are 3x3, with 9 weights per "
-                             "squeezed channel.")
+        return ("Not quite: that treats all expand filters as "
+                "1x1. Half of them are 3x3, with 9 weights per "
+                "squeezed channel.")
     if value == (c_in + 1) * s + (c_in + 1) * e1 + (9 * c_in + 1) * e3:
-        return Result(False, "Not quite: the expand filters read the squeezed "
-                             f"map, {s} channels, not the {c_in} input "
-                             "channels.")
-    return result
+        return ("Not quite: the expand filters read the squeezed "
+                f"map, {s} channels, not the {c_in} input "
+                "channels.")
+    return None
+
+
+def _check_fire(answer) -> Result:
+    return check_number(answer, FIRE_PARAMS, mistakes=_fire_mistake)
 
 
 # --------------------------------------------------------------------------

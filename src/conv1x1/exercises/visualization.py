@@ -17,7 +17,6 @@ from conv1x1.exercises._core import (
     check_choice,
     check_function,
     check_number,
-    parse_number,
 )
 from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._registry import Exercise
@@ -30,22 +29,20 @@ BLUE_YELLOW = (-0.5, -0.5, 1.0)
 PIXEL_BY = float(np.dot(PIXEL, BLUE_YELLOW))
 
 
-def _check_pixel(answer) -> Result:
-    result = check_number(answer, PIXEL_BY, abs_tol=1e-6)
-    if result.correct:
-        return result
-    try:
-        value = parse_number(answer)
-    except Exception:  # check_number's message already says why
-        return result
+def _pixel_mistake(value: float) -> str | None:
+    """The message for a known mistake, or None."""
     red, green, blue = PIXEL
     if np.isclose(value, -PIXEL_BY):
-        return Result(False, f"Not quite: {value:g} has the wrong sign. The "
-                             "column weights blue +1 and red and green -0.5.")
+        return (f"Not quite: {value:g} has the wrong sign. The "
+                "column weights blue +1 and red and green -0.5.")
     if np.isclose(value, blue - (red + green)):
-        return Result(False, f"Not quite: {value:g} subtracts red and green "
-                             "in full; each is weighted -0.5.")
-    return result
+        return (f"Not quite: {value:g} subtracts red and green "
+                "in full; each is weighted -0.5.")
+    return None
+
+
+def _check_pixel(answer) -> Result:
+    return check_number(answer, PIXEL_BY, abs_tol=1e-6, mistakes=_pixel_mistake)
 
 
 # --------------------------------------------------------------------------
