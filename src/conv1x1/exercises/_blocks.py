@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from conv1x1.exercises._core import run_learner
 
-__all__ = ["TIME_LIMIT_S", "Built", "build_block", "call_learner"]
+__all__ = ["TIME_LIMIT_S", "Built", "build_block", "call_learner", "spatial_layers"]
 
 #: Seconds a learner's function may take to build its block.
 TIME_LIMIT_S = 20.0
@@ -82,3 +82,9 @@ def build_block(fn, input_shape, *extra, limit: float | None = None,
     return Built(model, records, int(model.count_params()),
                  int(sum(r.macs for r in records)),
                  tuple(outputs.shape)), ""
+
+
+def spatial_layers(model) -> list[str]:
+    """Names of the layers of ``model`` with a kernel larger than 1x1."""
+    return [layer.name for layer in model.layers
+            if max(getattr(layer, "kernel_size", None) or (1,)) >= 3]

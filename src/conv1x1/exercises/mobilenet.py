@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from conv1x1.exercises._blocks import build_block
+from conv1x1.exercises._blocks import build_block, spatial_layers
 from conv1x1.exercises._core import (
     Result,
     check_choice,
@@ -87,15 +87,6 @@ STANDARD_MACS = 14 * 14 * 9 * 128 * 256
 BUDGET_MACS = STANDARD_MACS // 8
 
 
-def _spatial_layers(model) -> list[str]:
-    names = []
-    for layer in model.layers:
-        size = getattr(layer, "kernel_size", None)
-        if size is not None and max(size) >= 3:
-            names.append(layer.name)
-    return names
-
-
 def _check_budget(fn) -> Result:
     built, failure = build_block(fn, BUDGET_SHAPE)
     if failure:
@@ -104,7 +95,7 @@ def _check_budget(fn) -> Result:
     if built.output_shape != wanted:
         return Result(False, f"The output has shape {built.output_shape}; it "
                              f"must be {wanted}.")
-    if not _spatial_layers(built.model):
+    if not spatial_layers(built.model):
         return Result(False, "Your block has no 3x3 filter, so it never looks "
                              "at neighbouring pixels. Include at least one "
                              "layer with kernel_size=3.")

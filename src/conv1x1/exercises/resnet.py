@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from conv1x1.exercises._blocks import build_block
+from conv1x1.exercises._blocks import build_block, spatial_layers
 from conv1x1.exercises._core import (
     Result,
     check_choice,
@@ -28,12 +28,6 @@ def _has_addition(model) -> bool:
     """Whether the model adds two tensors (an Add layer or keras.ops.add)."""
     operations = getattr(model, "operations", None) or model.layers
     return any(type(op).__name__ == "Add" for op in operations)
-
-
-def _spatial_layers(model) -> list[str]:
-    """Names of the convolutions with a kernel larger than 1x1."""
-    return [layer.name for layer in model.layers
-            if max(getattr(layer, "kernel_size", None) or (1,)) >= 3]
 
 
 # --------------------------------------------------------------------------
@@ -57,7 +51,7 @@ def _check_budget(fn) -> Result:
     if not _has_addition(built.model):
         return Result(False, "Your block adds nothing: a residual block adds a "
                              "shortcut to its branch (keras.layers.Add).")
-    if not _spatial_layers(built.model):
+    if not spatial_layers(built.model):
         return Result(False, "Your block has no 3x3 convolution, so its branch "
                              "never looks at neighbouring pixels.")
     if built.macs > BUDGET_MACS:
@@ -71,7 +65,7 @@ def _check_budget(fn) -> Result:
                              "one?")
     return Result(True, f"Correct: {built.macs:,} MACs and {built.params:,} "
                         f"parameters; 3x3 layer(s): "
-                        f"{', '.join(_spatial_layers(built.model))}.")
+                        f"{', '.join(spatial_layers(built.model))}.")
 
 
 # --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from conv1x1.exercises._blocks import build_block
+from conv1x1.exercises._blocks import build_block, spatial_layers
 from conv1x1.exercises._core import (
     Result,
     check_choice,
@@ -116,16 +116,6 @@ BUDGET_SHAPE = (28, 28, 256)
 BUDGET_PARAMS = 40_000
 
 
-def _spatial_layers(model) -> list[str]:
-    """Names of the layers with a kernel larger than 1x1."""
-    names = []
-    for layer in model.layers:
-        size = getattr(layer, "kernel_size", None)
-        if size is not None and max(size) >= 3:
-            names.append(layer.name)
-    return names
-
-
 def _check_budget(fn) -> Result:
     built, failure = build_block(fn, BUDGET_SHAPE)
     if failure:
@@ -134,7 +124,7 @@ def _check_budget(fn) -> Result:
         return Result(False, f"The output has shape {built.output_shape}; it "
                              f"must be {(None, *BUDGET_SHAPE)}: the same map, "
                              "256 channels.")
-    if not _spatial_layers(built.model):
+    if not spatial_layers(built.model):
         return Result(False, "Your block has no 3x3 convolution, so it never "
                              "looks at neighbouring pixels. Include at least "
                              "one layer with kernel_size=3.")
@@ -145,7 +135,7 @@ def _check_budget(fn) -> Result:
                              "them 3x3.")
     return Result(True, f"Correct: {built.params:,} parameters and "
                         f"{built.macs:,} MACs, 3x3 layer(s): "
-                        f"{', '.join(_spatial_layers(built.model))}.")
+                        f"{', '.join(spatial_layers(built.model))}.")
 
 
 # --------------------------------------------------------------------------
