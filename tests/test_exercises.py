@@ -745,3 +745,83 @@ def test_check_number_writes_whole_numbers_in_full():
     wrong = ex.check_number("101154000", 101_154_816)
     assert not wrong.correct and "101,154,000 is too small" in wrong.message
     assert "0.115" in ex.check_number("0.115", 0.115).message
+
+
+# ------------------------------------------------ running the learner's code
+
+def test_run_learner_returns_the_output_or_why_not():
+    import sys
+
+    from conv1x1.exercises._core import run_learner
+
+    assert run_learner(lambda a, b: a + b, (2, 3), limit=1.0) == (5, None)
+    output, why = run_learner("my_block", limit=1.0)
+    assert output is None and "Expected a function; received str" in why
+    _, why = run_learner(lambda: sys.exit(0), limit=1.0, returns="a tensor")
+    assert "SystemExit" in why and "must return a tensor" in why
+    for escape in (KeyboardInterrupt, GeneratorExit, ValueError):
+        def leaves(escape=escape):
+            raise escape("stop")
+
+        _, why = run_learner(leaves, limit=1.0, context=" on x")
+        line = leaves.__code__.co_firstlineno + 1
+        assert f"raised {escape.__name__}: stop (line {line}) on x." in why
+        assert 'Look at line' in why and 'raise escape("stop")' in why
+
+
+def test_run_learner_stops_an_endless_loop_and_restores_the_alarm():
+    import signal
+    import time
+
+    from conv1x1.exercises._core import run_learner
+
+    def forever():
+        while True:
+            pass
+
+    before = signal.getsignal(signal.SIGALRM)
+    start = time.monotonic()
+    output, why = run_learner(forever, limit=0.3, context=" for x")
+    assert time.monotonic() - start < 5
+    assert output is None
+    assert "did not return within 0.3 seconds for x" in why
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_build_block_counts_what_keras_counts():
+    import keras
+
+    from conv1x1.exercises._blocks import build_block, spatial_layers
+
+    def block(x, width):
+        y = keras.layers.Conv2D(width, 1, activation="relu")(x)
+        return keras.layers.Conv2D(6, 3, padding="same")(y)
+
+    built, why = build_block(block, (5, 7, 3), 4)
+    assert why == "" and built.output_shape == (None, 5, 7, 6)
+    assert built.params == built.model.count_params() == (3 * 4 + 4) + (9 * 4 * 6 + 6)
+    assert built.macs == 5 * 7 * (3 * 4 + 9 * 4 * 6)
+    assert spatial_layers(built.model) == [built.model.layers[-1].name]
+    built, why = build_block(lambda x: keras.Input((5, 7, 3)), (5, 7, 3), what="head")
+    assert built is None and "Your head could not be built" in why
+    built, why = build_block(lambda x: x.numpy(), (5, 7, 3))
+    assert built is None and "raised" in why and "(line " in why
+
+
+@pytest.mark.parametrize("label, arity", [
+    ("network-in-network-ex-head", 2), ("network-in-network-ex-budget", 1),
+    ("inception-ex-budget", 1), ("inception-ex-pool-branch", 2),
+    ("squeeze-excitation-ex-fix", 2), ("depth-ex-budget", 1),
+])
+def test_block_checkers_report_an_exit_and_the_learners_line(label, arity):
+    import sys
+
+    def crashes(x, *args):
+        return x.no_such_attribute
+
+    line = crashes.__code__.co_firstlineno + 1
+    crashed = ex.check(label, crashes)
+    assert not crashed.correct and f"(line {line})" in crashed.message
+    exits = ex.check(label, lambda *args: sys.exit(2) if len(args) == arity else 0)
+    assert not exits.correct and "SystemExit" in exits.message
