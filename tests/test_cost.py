@@ -195,7 +195,8 @@ def test_depthwise(multiplier, stride):
         3, strides=stride, padding="same", depth_multiplier=multiplier))
     (record,) = cost.layer_costs(model)
     out = 12 // stride
-    assert record.kind == "depthwise"
+    assert record.kind == "depthwise" and record.name == model.layers[0].name
+    assert record.weights == 9 * 6 * multiplier
     assert record.params == model.count_params()
     assert record.macs == out * out * 9 * 6 * multiplier
     # A depthwise conv is a grouped conv with one group per input channel.
@@ -245,16 +246,19 @@ def test_time_distributed_is_its_layer_on_every_frame(make, frame):
 
 
 def test_dense_on_vectors_and_on_feature_maps():
-    (record,) = cost.layer_costs(single((20,), keras.layers.Dense(7)))
-    assert (record.kind, record.macs, record.params) == ("dense", 140, 147)
+    (record,) = cost.layer_costs(single((20,), keras.layers.Dense(7, name="fc")))
+    assert (record.name, record.kind, record.macs, record.weights, record.params) == (
+        "fc", "dense", 140, 140, 147)
     (record,) = cost.layer_costs(single((5, 6, 20), keras.layers.Dense(7)))
     assert record.macs == 5 * 6 * 140 and record.params == 147
 
 
 def test_transposed_convolution_counts_input_positions():
-    model = single((4, 4, 3), keras.layers.Conv2DTranspose(5, 3, strides=2, padding="same"))
+    model = single((4, 4, 3), keras.layers.Conv2DTranspose(5, 3, strides=2, padding="same",
+                                                           name="up"))
     (record,) = cost.layer_costs(model)
     assert record.kind == "conv" and record.macs == 4 * 4 * 9 * 3 * 5
+    assert record.name == "up" and record.weights == 9 * 3 * 5
     assert record.params == model.count_params()
 
 

@@ -312,8 +312,8 @@ def _layer_records(layer, prefix: str, shapes=None) -> list[LayerCost]:
     if isinstance(layer, keras.layers.Dense):
         in_shape, out_shape = _io_shapes(layer, shapes)
         weights = in_shape[-1] * layer.units
-        return [LayerCost(name, "dense", _spatial(out_shape) * weights if len(out_shape) > 2
-                          else weights, weights, params)]
+        # Applied at every position of a feature map (at one, for a vector).
+        return [LayerCost(name, "dense", _spatial(out_shape) * weights, weights, params)]
     return [LayerCost(name, "other", 0, 0, params)]
 
 
