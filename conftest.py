@@ -258,7 +258,14 @@ class NotebookRecorder:
         record.count += 1
         cell = record.notebook.cells[index]
         cell.execution_count = record.count
-        cell.outputs = copy.deepcopy(item.test_outputs)
+        outputs = copy.deepcopy(item.test_outputs)
+        # nbval runs cells without storing them in IPython's history, so a
+        # final ";" does not hide the cell's value as it does in Jupyter.
+        from IPython.core.displayhook import DisplayHook
+
+        if DisplayHook.semicolon_at_end_of_expression(item.cell.source):
+            outputs = [o for o in outputs if o.get("output_type") != "execute_result"]
+        cell.outputs = outputs
 
     def pytest_runtest_teardown(self, item, nextitem):
         from nbval.plugin import IPyNbCell
