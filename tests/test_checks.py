@@ -81,7 +81,8 @@ def test_finite_array():
     assert message(lambda: checks.finite_array([np.nan, 1, np.inf, -np.inf], "x")) == (
         "Expected x to hold finite numbers; received 3 NaN or infinite value(s) in an "
         "array of shape (4,). Replace them first, e.g. with np.nan_to_num(x).")
-    assert "could not be converted" in message(lambda: checks.finite_array([[1], []], "x"))
+    assert message(lambda: checks.finite_array([[1], []], "x")).startswith(
+        "Expected x to be a numeric array; it could not be converted")
 
 
 # ---------------------------------------------------------------- numbers
@@ -182,6 +183,7 @@ def test_image_input_shape_accepts():
     assert checks.image_input_shape((32, 24, 3)) == (32, 24, 3)
     assert checks.image_input_shape([8, 8, 5], channels=None) == (8, 8, 5)
     assert checks.image_input_shape((32, 32, 1), channels=1, min_size=32) == (32, 32, 1)
+    assert checks.image_input_shape((1, 1, 3)) == (1, 1, 3)      # any size by default
     result = checks.image_input_shape((np.int64(4), 4, 3))
     assert all(type(d) is int for d in result)
 
@@ -251,7 +253,10 @@ def test_activation():
     assert checks.activation(None) is None
     assert checks.activation("softmax") == "softmax"
     assert checks.activation(np.tanh) is np.tanh
-    for value in ("nope", "", 3):
+    # A serialised Keras config is not a name: refused, though Keras reads it.
+    config = {"class_name": "function", "config": "relu", "module": "keras.activations"}
+    assert keras.activations.get(config) is keras.activations.relu
+    for value in ("nope", "", 3, config, ["relu"]):
         assert message(lambda: checks.activation(value, "classifier_activation")) == (
             "Expected classifier_activation to be the name of a Keras activation (e.g. "
             "'softmax', 'sigmoid' or 'linear'), a callable, or None for raw scores; "

@@ -116,8 +116,8 @@ def test_both_implementations_keep_numpy_result_dtype(fn, x_type, w_type):
 
 @pytest.mark.parametrize("fn", [ops.pointwise_conv, ops.pointwise_conv_loops])
 @pytest.mark.parametrize("x, w, b, text", [
-    (np.ones((1, 2, 2, 3)), np.ones((2, 3, 3, 2)), None,
-     "Expected a 1x1 kernel of shape (1, 1, C_in, C_out); received shape (2, 3, 3, 2), a "
+    (np.ones((1, 2, 2, 3)), np.ones((2, 3, 4, 2)), None,
+     "Expected a 1x1 kernel of shape (1, 1, C_in, C_out); received shape (2, 3, 4, 2), a "
      "2x3 kernel. A pointwise convolution has no spatial extent: use a general "
      "convolution for larger kernels."),
     (np.ones((1, 2, 2, 3)), np.ones(3), None,

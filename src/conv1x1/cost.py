@@ -197,8 +197,10 @@ def _uncounted_types():
     """Layers that multiply but whose MACs :func:`layer_costs` does not count."""
     import keras
 
-    names = ("MultiHeadAttention", "GroupQueryAttention", "Attention",
-             "AdditiveAttention", "RNN", "Bidirectional", "Dot")
+    # Subclasses are refused with their parent (AdditiveAttention is an
+    # Attention; LSTM, GRU and SimpleRNN are RNNs).
+    names = ("MultiHeadAttention", "GroupQueryAttention", "Attention", "RNN",
+             "Bidirectional", "Dot")
     return tuple(getattr(keras.layers, n) for n in names if hasattr(keras.layers, n))
 
 
@@ -223,9 +225,9 @@ def _einsum_records(layer, name: str, params: int, shapes=None) -> list[LayerCos
     operands, _ = layer.equation.split("->")
     lhs, rhs = operands.split(",")
     # The kernel's term has no "...": its letters name its axes one by one.
-    sizes = dict(zip(rhs, kernel_shape, strict=True))
+    sizes = dict(zip(rhs, kernel_shape))
     # The input's first axis is the batch, left out of a per-sample count.
-    sizes.update(zip(_axis_keys(lhs, len(in_shape))[1:], in_shape[1:], strict=True))
+    sizes.update(zip(_axis_keys(lhs, len(in_shape))[1:], in_shape[1:]))
     if any(d is None for d in sizes.values()):
         raise ValueError(
             f"Cannot count MACs for layer {name!r} ({type(layer).__name__}) with "
