@@ -384,3 +384,64 @@ def test_choice_and_function_widgets():
     assert box.children[0].value == ("Checking <code>_double</code> on random inputs.")
     _buttons(box)[0].click()
     assert box.children[-2].value == core._feedback_html(core.Result(True, "ran"))
+
+
+# ---------------------------------------------------------------- the hint comes back
+
+@pytest.mark.parametrize("call", [
+    lambda h: core.check_array(object(), [1.0], hint=h),
+    lambda h: core.check_array(np.array([10**400], dtype=object), [1.0], hint=h),
+    lambda h: core.check_array([1, 0], [True, False], hint=h),
+    lambda h: core.check_array([1.0], [1.0], hint=h),
+    lambda h: core.check_array([True], [True], hint=h),
+    lambda h: core.check_array([True], [False], hint=h),
+    lambda h: core.check_array([np.nan], [1.0], hint=h),
+    lambda h: core.check_array([2.0], [1.0], hint=h),
+    lambda h: core.check_choice(None, "a", ["a", "b"], hint=h),
+    lambda h: core.check_shape("y", (8,), hint=h),
+    lambda h: core.check_shape("(9, 8)", (8, 8), hint=h),
+    lambda h: core.check_function(_double, _double, _make, hint=h),
+    lambda h: core.check_function(3, _double, _make, hint=h),
+    lambda h: core.check_function(lambda x: None, _double, _make, hint=h),
+    lambda h: core.check_function(lambda x: 1 / 0, _double, _make, hint=h),
+])
+def test_every_verdict_carries_the_hint(call):
+    result = call("the hint")
+    assert result.hint == "the hint" and type(result.correct) is bool
+
+
+def test_factor_hint_edges():
+    hint = " It is off by a factor of 2: is a term missing or counted twice?"
+    assert core._factor_hint(2.0, 1.0) == hint
+    assert core._factor_hint(1.0, 2.0) == hint
+    assert core._factor_hint(-2.0, -1.0) == hint
+    assert core._factor_hint(2.0, -1.0) == "" and core._factor_hint(-2.0, 1.0) == ""
+    assert core._factor_hint(1.0, 0.0) == "" and core._factor_hint(0.0, 1.0) == ""
+    assert core._factor_hint(2.0, 0.0) == ""
+    assert core._factor_hint(10.5, 1.0) == "" and core._factor_hint(11.0, 1.0) == ""
+    assert core._factor_hint(10.0, 1.0).startswith(" It is off by a factor of 10")
+
+
+def test_time_limit_message_says_second_or_seconds():
+    def endless():
+        while True:
+            pass
+
+    assert "within 1 second, " in core.run_learner(endless, limit=1)[1]
+    why = core.run_learner(endless, limit=0.2)[1]
+    assert why.startswith("Your function did not return within 0.2 seconds, so the check "
+                          "stopped it. Is there a loop that never ends?")
+
+
+def test_check_function_default_seed_and_infinite_time_limit():
+    seen = []
+
+    def make(rng):
+        seen.append(rng.normal())
+        return (np.zeros(2),)
+
+    core.check_function(_double, _double, make, trials=1)
+    assert seen == [np.random.default_rng(0).normal()]
+    with pytest.raises(ValueError, match="time_limit must be"):
+        core.check_function(_double, _double, _make, time_limit=float("inf"))
+
