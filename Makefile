@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements.txt
 ASSETS := _build/offline-assets/.package.json
 JOBS ?= 2
+# nbval's workers spend much of their time waiting for the kernels they drive,
+# so the first stage of `make test` runs one worker more than there are cores.
+TEST_WORKERS ?= $(shell echo $$(( $(JOBS) + 1 )))
 
 # TensorFlow's C++ messages below an error are noise in a course.
 export TF_CPP_MIN_LOG_LEVEL := 3
@@ -38,9 +41,9 @@ book: $(STAMP) $(ASSETS)
 EXECUTED := _build/executed
 test: $(STAMP) $(ASSETS)
 	rm -rf $(EXECUTED)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval-lax \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax \
 		--record-notebooks $(EXECUTED) -m "not book" tests book
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m book tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist load -m book tests
 
 # The speed budget, measured on this machine: chapter, build, test times and
 # the package's microbenchmarks (about 10 minutes; see scripts/bench.py).
