@@ -445,3 +445,9 @@ def test_check_function_default_seed_and_infinite_time_limit():
     with pytest.raises(ValueError, match="time_limit must be"):
         core.check_function(_double, _double, _make, time_limit=float("inf"))
 
+
+
+def test_a_new_widget_starts_empty_with_the_default_label():
+    box = core.answer_widget(lambda text: core.Result(True, "ok"))
+    assert box.children[0].description == "Answer:"
+    assert box.children[-2].value == "" and box.children[-1].value == ""
