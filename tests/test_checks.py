@@ -262,3 +262,13 @@ def test_activation():
             "'softmax', 'sigmoid' or 'linear'), a callable, or None for raw scores; "
             f"received {value!r}.")
     assert message(lambda: checks.activation("nope")).startswith("Expected activation to be")
+
+
+def test_stage_table_reads_a_generator_once():
+    from conv1x1 import _checks
+
+    rows = ((f, s) for f, s in [(64, 1), (128, 2)])
+    assert _checks.stage_table(rows, ("filters", "stride")) == ((64, 1), (128, 2))
+    bad = (r for r in [(64, 1), "12"])
+    with pytest.raises(ValueError, match="row 1 is '12'"):
+        _checks.stage_table(bad, ("filters", "stride"))

@@ -145,7 +145,8 @@ def stage_table(stages, fields: tuple[str, ...], name: str = "stages") -> tuple[
     """
     example = "(" + ", ".join(fields) + ")"
     try:
-        rows = tuple(tuple(row) for row in stages)
+        given = list(stages)           # a generator is read once, here
+        rows = tuple(tuple(row) for row in given)
     except TypeError:
         raise ValueError(
             f"Expected {name} to be a sequence of {example} rows; received "
@@ -154,11 +155,11 @@ def stage_table(stages, fields: tuple[str, ...], name: str = "stages") -> tuple[
         raise ValueError(f"Expected {name} to have at least one {example} row; "
                          "received none.")
     for i, row in enumerate(rows):
-        if isinstance(stages[i], (str, bytes)) or len(row) != len(fields) or not all(
+        if isinstance(given[i], (str, bytes)) or len(row) != len(fields) or not all(
                 _is_int(v) and v >= 1 for v in row):
             raise ValueError(
                 f"Expected every row of {name} to be {example} with positive "
-                f"integers; row {i} is {stages[i]!r}.")
+                f"integers; row {i} is {given[i]!r}.")
     return tuple(tuple(int(v) for v in row) for row in rows)
 
 
