@@ -314,6 +314,15 @@ def _check_depth(depth) -> int:
     return int(depth)
 
 
+def _depth_and_stages(depth, stages):
+    """(depth, block kind, (width, blocks) rows): the table's, or ``stages`` checked."""
+    depth = _check_depth(depth)
+    kind, blocks = RESNET_STAGES[depth]
+    if stages is None:
+        return depth, kind, tuple(zip(STAGE_WIDTHS, blocks))
+    return depth, kind, _checks.stage_table(stages, ("width", "blocks"))
+
+
 def stage_output_names(depth=50) -> tuple[str, ...]:
     """The names of the layers that end each stage: ``conv{i}_block{n}_out``.
 
@@ -424,12 +433,7 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
     """
     import keras
 
-    depth = _check_depth(depth)
-    kind, blocks = RESNET_STAGES[depth]
-    if stages is None:
-        stages = tuple(zip(STAGE_WIDTHS, blocks))
-    else:
-        stages = _checks.stage_table(stages, ("width", "blocks"))
+    depth, kind, stages = _depth_and_stages(depth, stages)
     min_size = 2 ** (len(stages) + 1)
     input_shape = _checks.image_input_shape(input_shape, min_size=min_size)
     classes = _checks.positive_int(classes, "classes")
@@ -587,12 +591,7 @@ def resnet_cost(depth: int = 50, *, stages=None, expansion: int = 4,
 
     Introduced in the ResNet chapter.
     """
-    depth = _check_depth(depth)
-    kind, blocks = RESNET_STAGES[depth]
-    if stages is None:
-        stages = tuple(zip(STAGE_WIDTHS, blocks))
-    else:
-        stages = _checks.stage_table(stages, ("width", "blocks"))
+    depth, kind, stages = _depth_and_stages(depth, stages)
     expansion = _checks.integer_at_least(expansion, "expansion", 1,
                                          "The paper uses 4.")
     size = _checks.integer_at_least(input_size, "input_size",
