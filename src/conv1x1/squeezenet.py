@@ -95,10 +95,8 @@ def fire_module(x, squeeze: int, expand1x1: int, expand3x3: int, *,
             value, name, 1, "Every layer of a fire module needs at least one "
                             "filter.")
         for value, name in zip((squeeze, expand1x1, expand3x3), FIRE_FIELDS))
-    if not isinstance(enforce_paper_constraint, bool):
-        raise ValueError(
-            f"Expected enforce_paper_constraint to be True or False; received "
-            f"{enforce_paper_constraint!r}.")
+    enforce_paper_constraint = _checks.boolean(enforce_paper_constraint,
+                                               "enforce_paper_constraint")
     if enforce_paper_constraint and squeeze >= expand1x1 + expand3x3:
         raise ValueError(
             f"The paper requires s1x1 < e1x1 + e3x3; received squeeze={squeeze} "
