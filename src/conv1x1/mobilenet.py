@@ -75,6 +75,22 @@ def _strided_depthwise(x, kernel_size: int, stride: int, prefix: str, name: str)
         name=f"{prefix}{name}")(x)
 
 
+def _block_arguments(x, prefix, filters, stride, kernel_size, bn_momentum):
+    """The checks both blocks share; returns them with a BatchNormalization maker."""
+    from functools import partial
+
+    import keras
+
+    shape = _checks.feature_map(x)
+    prefix = _checks.prefix(prefix)
+    filters = _checks.integer_at_least(filters, "filters", 1,
+                                       "Pass the number of output channels.")
+    stride = _checks.stride(stride)
+    kernel_size = _odd_kernel(kernel_size)
+    bn = partial(keras.layers.BatchNormalization, momentum=_momentum(bn_momentum))
+    return shape, prefix, filters, stride, kernel_size, bn
+
+
 def depthwise_separable(x, filters: int, stride: int = 1, *, prefix: str,
                         kernel_size: int = 3, bn_momentum: float = 0.99):
     """A depthwise separable convolution: depthwise k x k, then pointwise 1x1.
@@ -121,17 +137,10 @@ def depthwise_separable(x, filters: int, stride: int = 1, *, prefix: str,
 
     Introduced in the MobileNet chapter.
     """
-    from functools import partial
-
     import keras
 
-    shape = _checks.feature_map(x)
-    prefix = _checks.prefix(prefix)
-    filters = _checks.integer_at_least(filters, "filters", 1,
-                                       "Pass the number of output channels.")
-    stride = _checks.stride(stride)
-    kernel_size = _odd_kernel(kernel_size)
-    bn = partial(keras.layers.BatchNormalization, momentum=_momentum(bn_momentum))
+    shape, prefix, filters, stride, kernel_size, bn = _block_arguments(
+        x, prefix, filters, stride, kernel_size, bn_momentum)
     if stride == 2:
         small = [d for d in shape[1:3] if d is not None and d < 2]
         if small:
@@ -197,20 +206,13 @@ def inverted_residual(x, filters: int, expansion: int = 6, stride: int = 1, *,
 
     Introduced in the MobileNet chapter.
     """
-    from functools import partial
-
     import keras
 
-    shape = _checks.feature_map(x)
-    prefix = _checks.prefix(prefix)
-    filters = _checks.integer_at_least(filters, "filters", 1,
-                                       "Pass the number of output channels.")
+    shape, prefix, filters, stride, kernel_size, bn = _block_arguments(
+        x, prefix, filters, stride, kernel_size, bn_momentum)
     expansion = _checks.integer_at_least(
         expansion, "expansion", 1,
         "Use 1 for no expansion layer or the paper's 6 for a sixfold expansion.")
-    stride = _checks.stride(stride)
-    kernel_size = _odd_kernel(kernel_size)
-    bn = partial(keras.layers.BatchNormalization, momentum=_momentum(bn_momentum))
     c_in = int(shape[-1])
     inputs = x
     if expansion > 1:
