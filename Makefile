@@ -37,12 +37,17 @@ book: $(STAMP) $(ASSETS)
 
 # Every chapter executes once: nbval runs it, with the unit tests, and records
 # it under _build/executed; then the strict build of the book, the link checks
-# and the browser tests (the tests marked "book") render those records.
+# and the browser tests (the tests marked "book") render those records. The
+# benchmarking chapter times layers, so it runs first and alone, on a machine
+# that is not busy with the other chapters.
 EXECUTED := _build/executed
+TIMED := book/benchmarking.ipynb
 test: $(STAMP) $(ASSETS)
 	rm -rf $(EXECUTED)
+	$(BIN)/python -m pytest -p no:xdist --nbval-lax \
+		--record-notebooks $(EXECUTED) $(TIMED)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax \
-		--record-notebooks $(EXECUTED) -m "not book" tests book
+		--record-notebooks $(EXECUTED) -m "not book" --ignore=$(TIMED) tests book
 	$(BIN)/python -m pytest -n $(JOBS) --dist load -m book tests
 
 # The speed budget, measured on this machine: chapter, build, test times and

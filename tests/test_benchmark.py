@@ -21,9 +21,11 @@ def test_timing_statistics_match_the_statistics_module():
     q1, _, q3 = np.percentile(seconds, [25, 50, 75])
     assert timing.spread == pytest.approx((q3 - q1) / 0.011)
     assert timing.gflops == pytest.approx(2e9 / 0.011 / 1e9)
+    assert timing.best_gflops == pytest.approx(2e9 / 0.009 / 1e9)
     assert "GFLOP/s" in str(timing) and "5 x 4 calls" in str(timing)
     assert bm.Timing("t", (0.5,), number=1).spread == 0.0
     assert bm.Timing("t", (0.5,), number=1).gflops is None
+    assert bm.Timing("t", (0.5,), number=1).best_gflops is None
 
 
 def test_time_callable_warms_up_calibrates_and_repeats():

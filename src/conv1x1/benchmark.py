@@ -87,6 +87,18 @@ class Timing:
             return None
         return self.flops / self.median / 1e9
 
+    @property
+    def best_gflops(self) -> float | None:
+        """Throughput at the fastest repeat, in GFLOP/s (None without ``flops``).
+
+        Other work on the machine can only slow a repeat down, so this is the
+        figure to use for a roof, or to compare two measurements on a busy
+        machine.
+        """
+        if self.flops is None:
+            return None
+        return self.flops / self.best / 1e9
+
     def __str__(self) -> str:
         text = (f"{self.label}: median {self.median * 1e3:.3f} ms "
                 f"(spread {self.spread:.0%}, {len(self.seconds)} x {self.number} calls)")

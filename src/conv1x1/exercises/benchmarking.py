@@ -121,8 +121,9 @@ EXERCISES = (
         options=RATIO_OPTIONS,
         check=lambda answer: check_choice(answer, RATIO_OPTIONS[1], RATIO_OPTIONS,
                                           explanations=RATIO_EXPLANATIONS),
-        hints=("The careful harness already removes call overhead and clock "
-               "resolution. What is left that differs between the two layers?",
+        hints=("On a batch, the careful harness makes call overhead and clock "
+               "resolution negligible. What is left that differs between the "
+               "two layers?",
                "Compare their arithmetic intensities, and where each sits under "
                "the roofline."),
     ),
