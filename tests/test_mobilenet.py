@@ -263,6 +263,17 @@ def test_bad_alpha_values_raise_value_error_not_overflow():
             mn.mobilenet(alpha=alpha)
 
 
+def test_an_alpha_that_would_allocate_too_much_is_refused_before_building():
+    for alpha in (1e6, 4.01, 1e300):
+        with pytest.raises(ValueError, match=r"at most 4,096 filters.*Use alpha <= 4\b"):
+            mn.mobilenet(alpha=alpha)
+    with pytest.raises(ValueError, match=r"Use alpha <= 32\b"):
+        mn.mobilenet_small(alpha=1e6)
+    model = mn.mobilenet(alpha=4.0, input_shape=(32, 32, 3), classes=2)
+    widest = max(layer.filters for layer in model.layers if hasattr(layer, "filters"))
+    assert widest == mn.MAX_FILTERS == 4 * 1024
+
+
 @pytest.mark.parametrize("stride", [2.0, 1.0, np.float64(2.0), "2"])
 def test_float_or_text_stride_is_refused_like_float_filters(stride):
     with pytest.raises(ValueError, match=r"Expected filters to be an integer"):

@@ -237,6 +237,12 @@ def inverted_residual(x, filters: int, expansion: int = 6, stride: int = 1, *,
 #: MobileNet v1's thirteen depthwise separable layers, as (filters, stride),
 #: after a first standard 3x3 convolution with 32 filters and stride 2
 #: (Howard et al. 2017, Table 1).
+# The widest layer a builder accepts: 4096 filters, four times MobileNet's
+# widest, is about 70 million weights, already more than a laptop should hold
+# for an experiment; a mistyped alpha of 1e6 would otherwise try to allocate
+# about 10**18 of them.
+MAX_FILTERS = 4096
+
 MOBILENET_STAGES = (
     (64, 1),
     (128, 2), (128, 1),
@@ -305,7 +311,8 @@ def mobilenet(alpha: float = 1.0, input_shape=(224, 224, 3),
 
     Raises:
         ValueError: for an ``alpha`` that is not a finite number > 0 (or so
-            small that a layer has no filter), an ``input_shape`` that is not
+            small that a layer has no filter, or so large that a layer has
+            more than ``MAX_FILTERS``), an ``input_shape`` that is not
             (height, width, 3) or is smaller than the total stride,
             ``classes`` < 1, a malformed stage table, ``dropout`` or
             ``bn_momentum`` outside [0, 1), an unknown
@@ -328,6 +335,14 @@ def mobilenet(alpha: float = 1.0, input_shape=(224, 224, 3),
             f"Expected alpha large enough for every layer to keep a filter; "
             f"received alpha={alpha}, which leaves int({min(widths)} * {alpha}) "
             f"= 0 filters. Use alpha >= {1 / min(widths):.4g}.")
+    if int(max(widths) * alpha) > MAX_FILTERS:
+        raise ValueError(
+            f"Expected alpha small enough for every layer to have at most "
+            f"{MAX_FILTERS:,} filters; received alpha={alpha}, which gives "
+            f"the widest layer ({max(widths)} filters at alpha 1) about "
+            f"{max(widths) * alpha:.3g} filters. "
+            f"Use alpha <= {MAX_FILTERS / max(widths):.4g}; the paper's width "
+            f"multipliers are at most 1.")
     total_stride = 2 ** (1 + sum(stride == 2 for _, stride in table))
     height, width, channels = _checks.image_input_shape(
         input_shape, channels=3, min_size=total_stride)
