@@ -44,13 +44,24 @@ def test_time_callable_warms_up_calibrates_and_repeats():
     assert len(calls) >= 2 + 1 + 3 * timing.number
 
 
-def test_compiled_runs_the_layer_and_returns_host_values():
+def test_compiled_runs_the_layer_and_fetches_one_value_per_output():
     keras = pytest.importorskip("keras")
     layer = keras.layers.Conv2D(3, 1, use_bias=False, kernel_initializer="ones")
-    x = np.ones((1, 2, 2, 4), np.float32)
+    x = np.arange(16, dtype=np.float32).reshape(1, 2, 2, 4)
     out = bm.compiled(layer, x)()
     assert isinstance(out, np.ndarray)
-    np.testing.assert_allclose(out, np.full((1, 2, 2, 3), 4.0))
+    # The first output value: pixel (0, 0), channel 0, sums the input channels.
+    np.testing.assert_allclose(out, [0 + 1 + 2 + 3])
+
+
+def test_compiled_fetches_from_every_output_of_a_model():
+    pytest.importorskip("tensorflow")
+
+    def two_outputs(t):
+        return {"double": 2 * t, "negated": -t}
+
+    out = bm.compiled(two_outputs, np.array([[3.0, 5.0]], np.float32))()
+    np.testing.assert_allclose(sorted(out), [-3.0, 6.0])
 
 
 def test_time_layer_reports_flops_per_second():
