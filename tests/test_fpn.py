@@ -296,11 +296,31 @@ def resized_merge(coarse, lateral):
     return keras.layers.Add()([up, lateral])
 
 
+def upsampled_only(coarse, lateral):
+    up = keras.layers.UpSampling2D()(coarse)
+    return up[:, :lateral.shape[1], :lateral.shape[2], :]
+
+
+def bottom_right_merge(coarse, lateral):
+    up = keras.layers.UpSampling2D()(coarse)
+    h, w = lateral.shape[1], lateral.shape[2]
+    return keras.layers.Add()([up[:, up.shape[1] - h:, up.shape[2] - w:, :],
+                               lateral])
+
+
+def doubled_merge(coarse, lateral):
+    return keras.layers.Add()([keras_merge(coarse, lateral), lateral])
+
+
 def test_merge_exercise():
     label = "feature-pyramid-ex-merge"
     assert check(label, keras_merge).correct
     assert "incompatible shapes" in check(label, naive_merge).message
-    assert "Resizing" in check(label, resized_merge).message
+    assert "resizing the coarse map" in check(label, resized_merge).message
+    assert "add the lateral" in check(label, upsampled_only).message
+    assert "add the upsampled" in check(label, lambda c, lat: lat).message
+    assert "bottom right" in check(label, bottom_right_merge).message
+    assert "(i // 2, j // 2)" in check(label, doubled_merge).message
     assert "shape" in check(label, lambda c, lat: c).message
     assert "Keras tensor" in check(label, lambda c, lat: 3).message
     assert "Expected a function" in check(label, "merge").message

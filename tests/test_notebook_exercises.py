@@ -533,3 +533,39 @@ def test_an_answer_stated_above_the_exercise_is_found(tmp_path):
     assert len(problems) == 1 and problems[0].startswith("cell 0 states the answer to demo-ex-a")
     cells[0] = _markdown("The layer has $16{,}384$ weights.")
     assert answered_before(cells, found, registry) == []
+
+
+def _closing_fence_is_the_last_line(text: str) -> bool:
+    """Whether the ``{exercise}`` fence opened in ``text`` closes at its end.
+
+    A fenced directive ends at the first line of as many backticks or more and
+    nothing else, so a code block inside needs a longer outer fence: with
+    three backticks outside, the inner block's closing line ends the exercise
+    and the rest of the question falls out of it.
+    """
+    lines = text.splitlines()
+    opening = next(i for i, line in enumerate(lines)
+                   if re.match(r"^`{3,}\{exercise\}", line))
+    width = len(re.match(r"^(`+)", lines[opening]).group(1))
+    closing = next((i for i in range(opening + 1, len(lines))
+                    if re.fullmatch(r" {0,3}`{%d,}\s*" % width, lines[i])), None)
+    return closing is not None and not "".join(lines[closing + 1:]).strip()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_code_block_inside_a_question_does_not_end_it(notebook):
+    cells = json.loads(notebook.read_text())["cells"]
+    broken = [source(c).splitlines()[1] for c in cells
+              if c["cell_type"] == "markdown"
+              and re.match(r"^`{3,}\{exercise\}", source(c))
+              and not _closing_fence_is_the_last_line(source(c))]
+    assert not broken, (f"{notebook.name}: these exercises end early; open "
+                        f"them with a longer fence (````) than any code block "
+                        f"inside: {broken}")
+
+
+def test_the_fence_check_catches_an_inner_code_block():
+    short = "```{exercise}\n:label: x\n\nText\n\n```python\ncode\n```\n\nMore\n```"
+    long = "````{exercise}\n:label: x\n\nText\n\n```python\ncode\n```\n\nMore\n````"
+    assert not _closing_fence_is_the_last_line(short)
+    assert _closing_fence_is_the_last_line(long)

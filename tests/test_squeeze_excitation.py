@@ -267,6 +267,9 @@ def test_block_params_exercise():
     assert "two kernels only" in check(label, "524288").message
     assert "one fully connected layer" in check(label, "262144").message
     assert "size does not enter" in check(label, str(7 * 7 * answer)).message
+    # Within a relative tolerance of 1e-6, but not a count.
+    assert "whole number" in check(label, f"{answer}.4").message
+    assert check(label, f"{answer / 1000}K").correct
     for bad in ("", "abc", None, "1e999", [1, 2]):
         result = check(label, bad)
         assert not result.correct and result.message
@@ -293,9 +296,36 @@ def fixed_gates(x, ratio):
     return keras.layers.Multiply()([x, gates])
 
 
+def ratio_ignored(x, ratio):
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Dense(channels // 4, activation="relu")(s)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
+def linear_bottleneck(x, ratio):
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Dense(channels // ratio)(s)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
+def separate_relu(x, ratio):
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.ReLU()(keras.layers.Conv2D(channels // ratio, 1)(s))
+    s = keras.layers.Conv2D(channels, 1, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
 def test_fix_exercise():
     label = "squeeze-excitation-ex-fix"
     assert check(label, ex.reference_fix).correct
+    assert check(label, separate_relu).correct
+    assert "ratio=2" in check(label, ratio_ignored).message
+    assert "no non-linearity" in check(label, linear_bottleneck).message
     assert "every pixel separately" in check(label, buggy_se).message
     assert "parameters" in check(label, fixed_but_wide).message
     assert not check(label, fixed_but_wide).correct
@@ -327,9 +357,10 @@ def test_pre_exercise():
     label = "squeeze-excitation-ex-pre"
     inputs = [(1, 64), (2, 256), (1, 256), (3, 512), (1, 512), (5, 1024), (1, 1024),
               (2, 2048)]
-    assert se.se_added_params(inputs) < se.se_added_params(RESNET50)
-    assert check(label, "Fewer parameters").correct
-    for option in ex.PRE_OPTIONS[:1] + ex.PRE_OPTIONS[2:]:
+    share = se.se_added_params(inputs) / se.se_added_params(RESNET50)
+    assert round(share, 2) == 0.79
+    assert check(label, f"about {share:.0%}").correct
+    for option in ex.PRE_OPTIONS[:2] + ex.PRE_OPTIONS[3:]:
         result = check(label, option)
         assert not result.correct and len(result.message) > len(option) + 10
     assert not check(label, None).correct and not check(label, "fewer").correct

@@ -117,6 +117,39 @@ def _build_case(fn, size):
                       f"({type(err).__name__}: {err}). Use only the two inputs.")
 
 
+def _nearest_resize(coarse, size):
+    """Keras's nearest-neighbour resize of ``coarse`` to ``size`` (a wrong fix)."""
+    import keras
+
+    resized = keras.layers.Resizing(*size, interpolation="nearest")(coarse)
+    return np.asarray(keras.ops.convert_to_numpy(resized), dtype=np.float64)
+
+
+def _diagnose_merge(got, coarse, lateral) -> str:
+    """What a wrong merge most likely did, judged from its output."""
+    h, w = lateral.shape[1:3]
+    up = reference_merge(coarse, lateral) - lateral
+
+    def close(candidate):
+        return np.allclose(got, candidate, rtol=1e-5, atol=1e-5)
+
+    if close(up):
+        return "It looks like the upsampled coarse map alone: add the lateral."
+    if close(lateral):
+        return "It looks like the lateral alone: add the upsampled coarse map."
+    if close(_nearest_resize(coarse, (h, w)) + lateral):
+        return ("It matches resizing the coarse map to the lateral's size, "
+                "which stretches it: some fine pixels then get a coarse pixel "
+                "other than (i // 2, j // 2), the one computed from them. "
+                "Upsample by 2 and crop instead.")
+    full = np.repeat(np.repeat(coarse, 2, axis=1), 2, axis=2)
+    if close(full[:, -h:, -w:, :] + lateral):
+        return ("It matches cropping the upsampled map from the bottom right; "
+                "keep its top-left corner, where pixel (0, 0) sits.")
+    return ("Fine pixel (i, j) must get coarse pixel (i // 2, j // 2), the one "
+            "computed from it, plus the lateral's own value.")
+
+
 def _check_merge(fn) -> Result:
     if not callable(fn):
         return Result(False, f"Expected a function; received {type(fn).__name__}. "
@@ -137,10 +170,8 @@ def _check_merge(fn) -> Result:
         expected = reference_merge(coarse, lateral)
         if not np.allclose(got, expected, rtol=1e-5, atol=1e-5):
             return Result(False, f"For a {size[0]}x{size[1]} lateral the shape is "
-                                 "right but the values are not: fine pixel (i, j) "
-                                 "must get coarse pixel (i // 2, j // 2), the one "
-                                 "computed from it. Resizing to the lateral's size "
-                                 "stretches the map instead.")
+                                 "right but the values are not. "
+                                 + _diagnose_merge(got, coarse, lateral))
     return Result(True, f"Correct on all {len(MERGE_SIZES)} sizes, odd and even.")
 
 

@@ -2,8 +2,8 @@
 
 Three questions: the parameters of one SE block as Keras counts them
 (arithmetic), a block that forgot to pool (debug: the learner writes the
-fixed function), and whether SE-PRE adds more or fewer parameters to
-ResNet-50 than the standard placement (conceptual).
+fixed function), and what SE-PRE adds to ResNet-50 as a share of what the
+standard placement adds (conceptual).
 
 The debug checker builds the learner's block on a symbolic input, runs it
 on random maps and tests what channel attention must satisfy: one gate per
@@ -30,6 +30,8 @@ BLOCK_PARAMS = BLOCK_WEIGHTS + _REDUCED + BLOCK_CHANNELS
 
 def _block_params_mistake(value: float) -> str | None:
     """The message for a known mistake, or None."""
+    if value != round(value):
+        return "Not quite: a parameter count is a whole number; give it exactly."
     if value == BLOCK_WEIGHTS:
         return (f"Not quite: {BLOCK_WEIGHTS:,} counts the two kernels "
                 "only. Keras also counts one bias per output of each "
@@ -45,7 +47,9 @@ def _block_params_mistake(value: float) -> str | None:
 
 
 def _check_block_params(answer) -> Result:
-    return check_number(answer, BLOCK_PARAMS, mistakes=_block_params_mistake)
+    # A count is a whole number: no relative tolerance, so 526464.4 is wrong.
+    return check_number(answer, BLOCK_PARAMS, rel_tol=0.0, abs_tol=0.01,
+                        mistakes=_block_params_mistake)
 
 
 # --------------------------------------------------------------------------
@@ -58,9 +62,13 @@ FIX_SHAPE, FIX_RATIO = (5, 6, 16), 4
 TIME_LIMIT_S = 20.0
 
 
-def _build(fn):
+#: A second ratio the block is built with: its parameters must follow ``ratio``.
+FIX_OTHER_RATIO = 2
+
+
+def _build(fn, ratio=FIX_RATIO):
     """``(model, "")`` from the learner's ``fn(x, ratio)``, or ``(None, why)``."""
-    built, failure = build_block(fn, FIX_SHAPE, FIX_RATIO, limit=TIME_LIMIT_S)
+    built, failure = build_block(fn, FIX_SHAPE, ratio, limit=TIME_LIMIT_S)
     if failure:
         return None, failure
     if built.output_shape != (None, *FIX_SHAPE):
@@ -73,6 +81,28 @@ def gates_of(model, x) -> np.ndarray:
     """The factors the block multiplied ``x`` by: ``model(x) / x``."""
     y = np.asarray(model(x, training=False), dtype=np.float64)
     return y / np.asarray(x, dtype=np.float64)
+
+
+def _bottleneck_is_linear(model, rng) -> bool:
+    """Whether the gates' logits are an affine function of the pooled vector.
+
+    Two maps that differ from a third by +c and -c per channel pool to
+    z0 + c and z0 - c. An affine logit at z0 is then the mean of the logits
+    at the two; a ReLU between the layers breaks that as soon as one of its
+    units changes sign, which random shifts of this size make certain.
+    """
+    base = (rng.uniform(0.5, 1.5, (16, *FIX_SHAPE))
+            * rng.choice([-1.0, 1.0], (16, *FIX_SHAPE)))
+    shift = rng.uniform(-0.4, 0.4, (16, 1, 1, FIX_SHAPE[-1]))
+
+    def logits(x):
+        gates = gates_of(model, x.astype(np.float32))[:, 0, 0, :]
+        gates = np.clip(gates, 1e-7, 1 - 1e-7)
+        return np.log(gates / (1 - gates))
+
+    middle = logits(base)
+    mean = (logits(base + shift) + logits(base - shift)) / 2
+    return bool(np.max(np.abs(middle - mean)) < 1e-3)
 
 
 def _check_fix(fn) -> Result:
@@ -113,6 +143,20 @@ def _check_fix(fn) -> Result:
                              f"parameters; an SE block on {FIX_SHAPE[-1]} channels "
                              f"with r = {FIX_RATIO} has {expected:,} (two fully "
                              "connected layers with biases, C -> C/r -> C).")
+    other, failure = _build(fn, FIX_OTHER_RATIO)
+    if failure:
+        return Result(False, failure)
+    expected = se_params(FIX_SHAPE[-1], FIX_OTHER_RATIO)
+    if int(other.count_params()) != expected:
+        return Result(False, f"With ratio={FIX_OTHER_RATIO} your block has "
+                             f"{int(other.count_params()):,} parameters instead of "
+                             f"{expected:,}: the bottleneck's width must be "
+                             "channels // ratio, with the ratio passed in.")
+    if _bottleneck_is_linear(model, rng):
+        return Result(False, "Your gates are a sigmoid of an affine function of "
+                             "the pooled vector: the bottleneck has no "
+                             "non-linearity. SE puts a ReLU after the first "
+                             "fully connected layer.")
     return Result(True, "Correct: one gate per image and channel, the same at "
                         f"every pixel, between 0 and 1, and {params:,} "
                         "parameters, as in an SE block.")
@@ -133,27 +177,26 @@ def reference_fix(x, ratio):
 # squeeze-excitation-ex-pre: SE-PRE against the standard placement in
 # ResNet-50.
 
-PRE_OPTIONS = (
-    "More parameters",
-    "Fewer parameters",
-    "The same number of parameters",
-    "It depends on the input image size",
-)
+PRE_OPTIONS = ("about 25%", "about 50%", "about 79%", "100%, the same")
 
 
 def _check_pre(answer) -> Result:
-    return check_choice(answer, PRE_OPTIONS[1], PRE_OPTIONS, explanations={
+    return check_choice(answer, PRE_OPTIONS[2], PRE_OPTIONS, explanations={
         PRE_OPTIONS[0]:
-            "SE-PRE reweights each unit's input. In ResNet-50 no unit's input "
-            "has more channels than its output.",
-        PRE_OPTIONS[2]:
+            "A quarter is what one projecting unit keeps: its input has half "
+            "the channels of its output, and an SE block's parameters go with "
+            "the square of its channels. But only the first unit of each stage "
+            "projects; the other twelve units keep their shape and cost the "
+            "same in either place.",
+        PRE_OPTIONS[1]:
+            "Halving the channels does not halve an SE block: its two layers "
+            "have C * C/r weights each, so half the channels keep a quarter of "
+            "them. And only the first unit of each stage sees fewer channels.",
+        PRE_OPTIONS[3]:
             "That holds for the units whose input and output have the same "
             "channels. The first unit of every stage receives fewer channels "
             "than it puts out (64 -> 256, 256 -> 512, 512 -> 1024, "
             "1024 -> 2048).",
-        PRE_OPTIONS[3]:
-            "An SE block's parameters depend on its channels only: the fully "
-            "connected layers act on the pooled vector, whatever the map's size.",
     })
 
 
@@ -190,6 +233,8 @@ EXERCISES = (
         hints=("An SE block on C channels has about 2 C^2 / r parameters: "
                "which channels does it see in each placement?",
                "Compare a unit's input and output channels, in the first unit "
-               "of a stage and in the others."),
+               "of a stage and in the others: only the first units change.",
+               "conv2_x's first unit receives 64 channels, the other stages' "
+               "first units half their output's channels."),
     ),
 )
