@@ -86,8 +86,10 @@ def test_check_number_names_a_known_mistake():
 def test_check_choice():
     kwargs = dict(expected="b", options=["a", "b"], explanations={"a": "Because."})
     assert ex.check_choice("b", **kwargs).correct
-    assert ex.check_choice("a", **kwargs).message == "Not a. Because."
+    assert ex.check_choice("a", **kwargs).message == "Not “a”. Because."
     assert "Pick one" in ex.check_choice(None, **kwargs).message
+    assert ex.check_choice("c", **kwargs).message == (
+        "'c' is not one of the options: pick one of them.")
 
 
 def test_check_array():
@@ -559,7 +561,7 @@ def test_exercise_widget_choice():
     assert "Pick one" in feedback.value
     _find(box, widgets.RadioButtons).value = "a"
     _find(box, widgets.Button, "Check").click()
-    assert "Not a. Why." in feedback.value
+    assert "Not “a”. Why." in feedback.value
     _find(box, widgets.RadioButtons).value = "b"
     assert feedback.value == ""
     _find(box, widgets.Button, "Check").click()
@@ -723,9 +725,9 @@ def test_check_choice_ends_each_sentence_with_one_full_stop():
     assert ends_in_stop.message == "Correct: It stays the same."
     wrong = ex.check_choice("It stays the same.", "It doubles", options,
                             explanations=why)
-    assert wrong.message == "Not It stays the same. Count again."
+    assert wrong.message == "Not “It stays the same”. Count again."
     question = ex.check_choice("Is it halved?", "It doubles", options, explanations=why)
-    assert question.message == "Not Is it halved? No."
+    assert question.message == "Not “Is it halved?”. No."
     assert ".." not in right.message + ends_in_stop.message + wrong.message
 
 

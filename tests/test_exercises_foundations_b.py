@@ -140,7 +140,7 @@ def test_choice_has_one_right_option_and_explains_each_wrong_one(label,
         assert len(message) > len(f"Not {options[i]}.") + 20, message
     assert len(set(explanations)) == len(explanations)
     assert "Pick one" in check(label, None).message
-    assert "Pick one" in check(label, options[right].upper()).message
+    assert "not one of the options" in check(label, options[right].upper()).message
 
 
 def test_batchnorm_claim_holds_for_keras():

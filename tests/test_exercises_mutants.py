@@ -198,11 +198,13 @@ def test_check_choice_messages():
     assert core.check_choice("a 3x3 conv", "a 1x1 conv", options,
                              explanations={"a 3x3 conv": "It mixes space too."},
                              hint="h") == core.Result(
-        False, "Not a 3x3 conv. It mixes space too.", "h")
-    assert core.check_choice("pooling.", "a 1x1 conv", options).message == "Not pooling."
-    for answer in (None, "other", 1):
+        False, "Not “a 3x3 conv”. It mixes space too.", "h")
+    assert core.check_choice("pooling.", "a 1x1 conv", options).message == "Not “pooling”."
+    for answer in (None, 1):
         assert core.check_choice(answer, "a 1x1 conv", options).message == (
             "Pick one of the options first.")
+    assert core.check_choice("other", "a 1x1 conv", options).message == (
+        "'other' is not one of the options: pick one of them.")
     with pytest.raises(ValueError) as info:
         core.check_choice("x", "missing", ["x", "y"])
     assert str(info.value) == ("check_choice: expected must be one of the options "

@@ -237,7 +237,7 @@ def test_exercise_halve():
     for wrong in exercise.options[1:]:
         result = check(exercise.label, wrong)
         assert not result.correct and "50.6M" in result.message
-    assert "Pick" in check(exercise.label, "something else").message
+    assert "not one of the options" in check(exercise.label, "something else").message
     # The savings, from the closed form of the module's MACs.
     def macs(n1, r3, n3, r5, n5, p, c=192, h=28):
         return h * h * (c * (n1 + r3 + r5 + p) + 9 * r3 * n3 + 25 * r5 * n5)
@@ -304,6 +304,38 @@ def _avg_branch(x, pool_proj):
 def _linear_branch(x, pool_proj):
     pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
     return keras.layers.Conv2D(pool_proj, 1)(pooled)
+
+
+def _pool_after_convs(x):
+    a = keras.layers.Conv2D(128, 1, activation="relu")(x)
+    b = keras.layers.Conv2D(192, 3, padding="same", activation="relu")(
+        keras.layers.Conv2D(64, 1, activation="relu")(x))
+    c = keras.layers.Conv2D(96, 5, padding="same", activation="relu")(
+        keras.layers.Conv2D(16, 1, activation="relu")(x))
+    joined = keras.layers.Concatenate()([a, b, c])
+    pooled = keras.layers.MaxPooling2D(3, 1, padding="same")(joined)
+    return keras.layers.Conv2D(480, 1, activation="relu")(pooled)
+
+
+def _separate_relus(x):
+    def conv(t, filters, k):
+        return keras.layers.ReLU()(keras.layers.Conv2D(filters, k, padding="same")(t))
+    a = conv(x, 128, 1)
+    b = conv(conv(x, 64, 1), 192, 3)
+    c = conv(conv(x, 16, 1), 96, 5)
+    p = conv(keras.layers.MaxPooling2D(3, 1, padding="same")(x), 64, 1)
+    return keras.layers.Concatenate()([a, b, c, p])
+
+
+def _separate_relu_branch(x, pool_proj):
+    pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
+    return keras.layers.ReLU()(keras.layers.Conv2D(pool_proj, 1)(pooled))
+
+
+def test_budget_and_branch_checkers_judge_structure_not_spelling():
+    assert "module's input" in check("inception-ex-budget", _pool_after_convs).message
+    assert check("inception-ex-budget", _separate_relus).correct
+    assert check("inception-ex-pool-branch", _separate_relu_branch).correct
 
 
 def test_exercise_pool_branch():

@@ -222,9 +222,42 @@ def _raises(x):
     raise NotImplementedError
 
 
+def _no_softmax_head(x):
+    x = keras.layers.Conv2D(32, 1, activation="relu")(x)
+    return keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
+
+
+def _separate_relu_head(x):
+    x = keras.layers.ReLU()(keras.layers.Conv2D(32, 1)(x))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
+    return keras.layers.Softmax()(x)
+
+
+def _ten_wide_hidden_head(x):
+    x = keras.layers.Conv2D(10, 1, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
+    return keras.layers.Activation("softmax")(x)
+
+
+def test_exercise_budget_judges_what_the_head_does_not_how_it_is_spelt():
+    label = "network-in-network-ex-budget"
+    assert "softmax" in check(label, _no_softmax_head).message
+    assert check(label, _separate_relu_head).correct
+    assert check(label, _ten_wide_hidden_head).correct
+
+
 def test_every_exercise_has_hints_and_few_are_arithmetic():
     from conv1x1.exercises import network_in_network
 
     kinds = [e.kind for e in network_in_network.EXERCISES]
     assert len(kinds) >= 3 and kinds.count("arithmetic") <= len(kinds) / 2
     assert all(len(e.hints) >= 2 for e in network_in_network.EXERCISES)
+
+
+def test_pooling_follows_the_released_model_max_then_average():
+    model = nin.nin()
+    kinds = [type(model.get_layer(f"block{i}_pool")).__name__ for i in (1, 2)]
+    assert kinds == ["MaxPooling2D", "AveragePooling2D"]
+    small = nin.nin_small()
+    assert all(isinstance(layer, keras.layers.MaxPooling2D)
+               for layer in small.layers if layer.name.endswith("_pool"))

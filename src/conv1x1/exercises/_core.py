@@ -279,12 +279,17 @@ def check_choice(answer, expected: str, options: Sequence[str], *,
     if expected not in options:
         raise ValueError(f"check_choice: expected must be one of the options {options}; "
                          f"received {expected!r}.")
-    if not isinstance(answer, str) or answer not in options:
+    if not isinstance(answer, str):
         return Result(False, "Pick one of the options first.", hint)
+    if answer not in options:
+        return Result(False, f"{_quote(answer)} is not one of the options: pick "
+                             "one of them.", hint)
     if answer == expected:
         return Result(True, _sentence(f"Correct: {expected}"), hint)
     why = (explanations or {}).get(answer, "")
-    return Result(False, f"{_sentence(f'Not {answer}')} {why}".strip(), hint)
+    chosen = answer.rstrip()
+    chosen = chosen[:-1] if chosen.endswith(".") else chosen
+    return Result(False, f"Not “{chosen}”. {why}".strip(), hint)
 
 
 def check_array(answer, expected, *, rtol: float = 1e-5, atol: float = 1e-6,

@@ -76,8 +76,8 @@ def _check_halve(answer) -> Result:
             f"The 1x1 branch costs 28 * 28 * 192 * 64 MACs; halving it saves {m[2]} "
             f"and removes 32 output channels. The 3x3 reduce saves {m[0]}.",
         HALVE_OPTIONS[3]:
-            f"The pool projection is the cheapest layer of the module; halving it "
-            f"saves {m[3]}. The 3x3 reduce saves {m[0]}.",
+            f"The pool projection is one of the module's cheapest layers; "
+            f"halving it saves {m[3]}. The 3x3 reduce saves {m[0]}.",
     }, hint="A reduce width r appears twice in the module's cost: H W C r for the "
             "1x1 layer and 9 r n3x3 (or 25 r n5x5) per position for the "
             "convolution behind it.")
@@ -89,6 +89,15 @@ def _check_halve(answer) -> Result:
 
 def _relu(layer) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
+
+
+def _relu_layers(layers) -> int:
+    """How many separate ReLU layers (``ReLU()`` or ``Activation("relu")``)."""
+    import keras
+
+    return sum(isinstance(layer, keras.layers.ReLU)
+               or (isinstance(layer, keras.layers.Activation) and _relu(layer))
+               for layer in layers)
 
 
 # --------------------------------------------------------------------------
@@ -118,13 +127,18 @@ def _check_budget(fn) -> Result:
     convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
     kernels = {tuple(layer.kernel_size) for layer in convs}
     missing = [k for k in ((3, 3), (5, 5)) if k not in kernels]
-    if missing or not any(isinstance(layer, keras.layers.MaxPooling2D) for layer in layers):
+    pools = [layer for layer in layers if isinstance(layer, keras.layers.MaxPooling2D)]
+    if missing or not pools:
         return Result(False, "An inception module needs a 3x3 and a 5x5 convolution "
                              "and a max-pooling branch; yours lacks "
                              + (", ".join(f"a {k[0]}x{k[1]} convolution" for k in missing)
                                 or "the max pooling") + ".")
+    if not any(pool.input is model.inputs[0] for pool in pools):
+        return Result(False, "Your max pooling does not read the module's input: "
+                             "in an inception module it is a branch of its own, "
+                             "side by side with the convolutions.")
     linear = [layer.name for layer in convs if not _relu(layer)]
-    if linear:
+    if len(linear) > _relu_layers(layers):
         return Result(False, f"Every convolution needs a ReLU; these have none: "
                              f"{', '.join(linear)}.")
     macs = built.macs
@@ -163,9 +177,6 @@ def _check_pool_branch(fn) -> Result:
                 or len(convs) != 1 or tuple(convs[0].kernel_size) != (1, 1)):
             return Result(False, f"{case} the branch should be one 3x3 max pooling "
                                  "followed by one 1x1 convolution.")
-        if not _relu(convs[0]):
-            return Result(False, "The 1x1 projection needs its ReLU, like every "
-                                 "convolution of GoogLeNet.")
         x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
         try:
             import tensorflow as tf
@@ -177,6 +188,11 @@ def _check_pool_branch(fn) -> Result:
         except Exception as err:
             return Result(False, f"{case} the branch could not be run "
                                  f"({type(err).__name__}: {err}).")
+        if (not np.allclose(got, want, rtol=1e-4, atol=1e-4)
+                and np.allclose(got, pooled @ kernel[0, 0] + bias, rtol=1e-4,
+                                atol=1e-4)):
+            return Result(False, "The 1x1 projection needs its ReLU, like every "
+                                 "convolution of GoogLeNet.")
         if not np.allclose(got, want, rtol=1e-4, atol=1e-4):
             return Result(False, f"{case} the values differ from a 3x3 max pooling "
                                  "with stride 1 and 'same' padding followed by the "

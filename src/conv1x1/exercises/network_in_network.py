@@ -165,13 +165,28 @@ def _check_budget(fn) -> Result:
     if others:
         return Result(False, "Use 1x1 convolutions only; these layers are not: "
                              f"{', '.join(others)}.")
-    hidden = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
-              and layer.filters != BUDGET_CLASSES
-              and getattr(layer.activation, "__name__", "linear") == "relu"]
-    if len(pointwise) < 2 or not hidden:
-        return Result(False, f"Your head has {len(pointwise)} 1x1 convolutions; an "
-                             "mlpconv head needs a hidden 1x1 layer with a ReLU "
-                             "before the one that gives the class maps.")
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    relus = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.ReLU)
+             or (isinstance(layer, keras.layers.Activation)
+                 and getattr(layer.activation, "__name__", "") == "relu")]
+    hidden_relu = any(getattr(layer.activation, "__name__", "") == "relu"
+                      for layer in convs[:-1]) or relus
+    if len(pointwise) < 2 or not hidden_relu:
+        return Result(False, f"Your head has {len(pointwise)} 1x1 convolutions and "
+                             f"{'a' if hidden_relu else 'no'} ReLU in front of the "
+                             "last; an mlpconv head needs a hidden 1x1 layer with "
+                             "a ReLU before the one that gives the class maps.")
+    x = np.random.default_rng(0).normal(size=(3, *BUDGET_SHAPE)).astype("float32")
+    try:
+        out = np.asarray(keras.ops.convert_to_numpy(model(x)), dtype=float)
+    except Exception as err:
+        return Result(False, f"Your head could not be run ({type(err).__name__}: "
+                             f"{err}).")
+    if not (np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-4)):
+        return Result(False, "Your head's outputs are not probabilities (each row "
+                             "should be non-negative and sum to 1): end with a "
+                             "softmax after the global average pooling.")
     params = model.count_params()
     if params > BUDGET_PARAMS:
         return Result(False, f"Your head has {params:,} parameters, over the budget "
