@@ -30,7 +30,10 @@ $(STAMP): requirements.txt pyproject.toml
 $(ASSETS): package.json scripts/vendor_assets.py $(STAMP)
 	$(BIN)/python scripts/vendor_assets.py
 
+# The chapters run two at a time into the build's execution cache first
+# (scripts/execute_chapters.py); the build then finds them executed.
 book: $(STAMP) $(ASSETS)
+	$(BIN)/python scripts/execute_chapters.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
