@@ -257,7 +257,8 @@ def test_helper_errors():
 def test_breaks_exercise():
     label = "feature-pyramid-ex-breaks"
     assert fpn.naive_breaks(ex.BREAKS_SIZE) == 3
-    right = f"P{fpn.naive_breaks(ex.BREAKS_SIZE)} = up(P4) + lateral(C3)"
+    level = fpn.naive_breaks(ex.BREAKS_SIZE)
+    right = f"M{level} = up(M{level + 1}) + L{level}"
     assert check(label, right).correct
     for option in ex.BREAKS_OPTIONS:
         if option != right:

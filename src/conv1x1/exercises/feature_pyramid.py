@@ -25,9 +25,9 @@ from conv1x1.exercises._registry import Exercise
 
 BREAKS_SIZE = 120
 BREAKS_OPTIONS = (
-    "P2 = up(P3) + lateral(C2)",
-    "P3 = up(P4) + lateral(C3)",
-    "P4 = up(P5) + lateral(C4)",
+    "M2 = up(M3) + L2",
+    "M3 = up(M4) + L3",
+    "M4 = up(M5) + L4",
     "None: every addition fits",
 )
 
@@ -35,10 +35,10 @@ BREAKS_OPTIONS = (
 def _check_breaks(answer) -> Result:
     return check_choice(answer, BREAKS_OPTIONS[1], BREAKS_OPTIONS, explanations={
         BREAKS_OPTIONS[0]:
-            "C2 is 30 pixels and C3 15: up(P3) would be 30 and fit, and the "
+            "C2 is 30 pixels and C3 15: up(M3) would be 30 and fit, and the "
             "pathway, built from the top, stops before it gets there.",
         BREAKS_OPTIONS[2]:
-            "C4 is 8 pixels and C5 4: up(P5) has 8 pixels and fits.",
+            "C4 is 8 pixels and C5 4: up(M5) has 8 pixels and fits.",
         BREAKS_OPTIONS[3]:
             "120 is not a multiple of 32: C2..C5 are 30, 15, 8 and 4 pixels, "
             "and one of the additions does not fit.",
