@@ -320,12 +320,21 @@ def separate_relu(x, ratio):
     return keras.layers.Multiply()([x, s])
 
 
+def sigmoid_bottleneck(x, ratio):
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    s = keras.layers.Dense(channels // ratio, activation="sigmoid")(s)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
 def test_fix_exercise():
     label = "squeeze-excitation-ex-fix"
     assert check(label, ex.reference_fix).correct
     assert check(label, separate_relu).correct
     assert "ratio=2" in check(label, ratio_ignored).message
     assert "no non-linearity" in check(label, linear_bottleneck).message
+    assert "only the last one a sigmoid" in check(label, sigmoid_bottleneck).message
     assert "every pixel separately" in check(label, buggy_se).message
     assert "parameters" in check(label, fixed_but_wide).message
     assert not check(label, fixed_but_wide).correct

@@ -95,14 +95,27 @@ def _bottleneck_is_linear(model, rng) -> bool:
             * rng.choice([-1.0, 1.0], (16, *FIX_SHAPE)))
     shift = rng.uniform(-0.4, 0.4, (16, 1, 1, FIX_SHAPE[-1]))
 
-    def logits(x):
-        gates = gates_of(model, x.astype(np.float32))[:, 0, 0, :]
-        gates = np.clip(gates, 1e-7, 1 - 1e-7)
-        return np.log(gates / (1 - gates))
-
-    middle = logits(base)
-    mean = (logits(base + shift) + logits(base - shift)) / 2
+    middle = _logits(model, base)
+    mean = (_logits(model, base + shift) + _logits(model, base - shift)) / 2
     return bool(np.max(np.abs(middle - mean)) < 1e-3)
+
+
+def _logits(model, x) -> np.ndarray:
+    """The gates' logits, log(s / (1 - s)), one row per image."""
+    gates = np.clip(gates_of(model, x.astype(np.float32))[:, 0, 0, :], 1e-7, 1 - 1e-7)
+    return np.log(gates / (1 - gates))
+
+
+def _logits_scale_with_the_input(model, rng) -> bool:
+    """Whether doubling the input doubles the logits, as ReLU then a linear layer do.
+
+    A freshly built block has zero biases, so an SE excitation,
+    ``W2 relu(W1 z)``, is positively homogeneous in the pooled vector ``z``;
+    a sigmoid (or any other squashing) in the bottleneck is not.
+    """
+    x = (rng.uniform(0.5, 1.5, (16, *FIX_SHAPE))
+         * rng.choice([-1.0, 1.0], (16, *FIX_SHAPE)))
+    return bool(np.allclose(_logits(model, 2 * x), 2 * _logits(model, x), atol=1e-3))
 
 
 def _check_fix(fn) -> Result:
@@ -157,6 +170,13 @@ def _check_fix(fn) -> Result:
                              "the pooled vector: the bottleneck has no "
                              "non-linearity. SE puts a ReLU after the first "
                              "fully connected layer.")
+    if not _logits_scale_with_the_input(model, rng):
+        return Result(False, "Your gates do not follow SE's excitation: with a "
+                             "ReLU between the two fully connected layers (whose "
+                             "biases start at zero), doubling the input doubles "
+                             "every gate's logit, and yours do not. Is the first "
+                             "layer's activation a ReLU, and only the last one a "
+                             "sigmoid?")
     return Result(True, "Correct: one gate per image and channel, the same at "
                         f"every pixel, between 0 and 1, and {params:,} "
                         "parameters, as in an SE block.")
