@@ -37,11 +37,27 @@ def test_time_callable_warms_up_calibrates_and_repeats():
 
     timing = bm.time_callable(work, repeats=3, min_time=0.01, warmup=2)
     assert len(timing.seconds) == 3
-    # A repeat lasts at least min_time, so several calls go into each.
-    assert timing.number >= 2 and timing.number * 0.002 >= 0.01 * 0.99
     assert timing.best >= 0.002                      # sleep is a lower bound
     # warm-up + one calibration call + calibration rounds + the repeats
     assert len(calls) >= 2 + 1 + 3 * timing.number
+
+
+def test_time_callable_calibrates_like_timeit_on_a_pretend_clock():
+    now = [0.0]
+    calls = []
+
+    def work():                 # each call takes exactly 2 ms of pretend time
+        calls.append(1)
+        now[0] += 0.002
+
+    timing = bm.time_callable(work, repeats=3, min_time=0.01, warmup=2,
+                              clock=lambda: now[0])
+    # One call takes 2 ms < 10 ms, so calibration asks for 10 / 2 = 5 calls,
+    # which last 10 ms: every repeat is 5 calls.
+    assert timing.number == 5
+    np.testing.assert_allclose(timing.seconds, [0.002] * 3)
+    # warm-up 2, calibration 1 + 5, repeats 3 x 5
+    assert len(calls) == 2 + 1 + 5 + 3 * 5
 
 
 def test_compiled_runs_the_layer_and_fetches_one_value_per_output():
@@ -100,6 +116,7 @@ def test_roofline_is_the_lower_of_the_two_roofs():
     (lambda: bm.conv_bytes(0, 4, 4, 4), "height"),
     (lambda: bm.arithmetic_intensity(1, 0), "n_bytes"),
     (lambda: bm.compiled(3, np.ones(2)), "Keras layer"),
+    (lambda: bm.time_callable(lambda: None, clock=1.5), "clock"),
     (lambda: bm.time_layer(None, (4, "4", 3)), "input_shape"),
 ])
 def test_bad_arguments_raise_value_error(call, words):

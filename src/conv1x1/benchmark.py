@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 import timeit
 from dataclasses import dataclass
 from typing import Callable
@@ -109,7 +110,8 @@ class Timing:
 
 def time_callable(fn: Callable[[], object], *, label: str = "", repeats: int = 15,
                   min_time: float = 0.02, warmup: int = 2,
-                  flops: float | None = None) -> Timing:
+                  flops: float | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> Timing:
     """Time ``fn()`` the careful way: warm-up, calibration, repeats.
 
     Args:
@@ -122,6 +124,8 @@ def time_callable(fn: Callable[[], object], *, label: str = "", repeats: int = 1
             calls per repeat is chosen so that it does (as ``timeit`` does).
         warmup: calls made before timing (>= 0).
         flops: FLOPs of one call, for :attr:`Timing.gflops`.
+        clock: the clock, in seconds (``time.perf_counter``, the clock meant
+            for intervals; a test can pass a clock of its own).
 
     Returns:
         A :class:`Timing`.
@@ -139,7 +143,10 @@ def time_callable(fn: Callable[[], object], *, label: str = "", repeats: int = 1
         flops = positive_number(flops, "flops")
     for _ in range(warmup):
         fn()
-    timer = timeit.Timer(fn)
+    if not callable(clock):
+        raise ValueError(f"Expected clock to be a function returning seconds, such as "
+                         f"time.perf_counter; received {type(clock).__name__}.")
+    timer = timeit.Timer(fn, timer=clock)
     number, elapsed = 1, timer.timeit(1)
     while elapsed < min_time:  # calibrate, as timeit.Timer.autorange does
         number = max(number * 2, math.ceil(number * min_time / max(elapsed, 1e-9)))
