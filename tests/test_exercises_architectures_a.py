@@ -138,6 +138,32 @@ def test_bug_fix():
     assert "raised IndexError" in crash.message and "line" in crash.message
 
 
+def test_bug_fix_checks_what_the_module_computes():
+    def no_relu(x, s, e1, e3):
+        squeeze = keras.layers.Conv2D(s, 1)(x)
+        left = keras.layers.Conv2D(e1, 1)(squeeze)
+        right = keras.layers.Conv2D(e3, 3, padding="same")(squeeze)
+        return keras.layers.Concatenate()([left, right])
+
+    def swapped(x, s, e1, e3):
+        squeeze = keras.layers.Conv2D(s, 1, activation="relu")(x)
+        left = keras.layers.Conv2D(e1, 1, activation="relu")(squeeze)
+        right = keras.layers.Conv2D(e3, 3, padding="same",
+                                    activation="relu")(squeeze)
+        return keras.layers.Concatenate()([right, left])
+
+    def separate_relus(x, s, e1, e3):
+        squeeze = keras.layers.ReLU()(keras.layers.Conv2D(s, 1)(x))
+        left = keras.layers.ReLU()(keras.layers.Conv2D(e1, 1)(squeeze))
+        right = keras.layers.ReLU()(
+            keras.layers.Conv2D(e3, 3, padding="same")(squeeze))
+        return keras.layers.Concatenate()([left, right])
+
+    assert "ends in a ReLU" in verdict("squeezenet-ex-bug", no_relu).message
+    assert "1x1 expand's channels first" in verdict("squeezenet-ex-bug", swapped).message
+    assert verdict("squeezenet-ex-bug", separate_relus).correct
+
+
 def test_a_block_that_never_returns_is_stopped(monkeypatch):
     from conv1x1.exercises import _blocks
 
@@ -275,3 +301,8 @@ def test_separable_choice():
     kernel = d[..., None] * p
     for m in range(4):
         assert np.linalg.matrix_rank(kernel[:, :, m, :].reshape(9, 5)) == 1
+
+
+def test_ratio_rounded_to_two_places_is_told_to_give_three():
+    assert "three decimal places" in verdict("mobilenet-ex-ratio", "0.12").message
+    assert verdict("mobilenet-ex-ratio", "0.115").correct

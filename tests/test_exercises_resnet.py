@@ -158,6 +158,45 @@ def test_shortcut_other_mistakes():
     )
 
 
+def _branch(x, filters):
+    y = layers.Conv2D(filters, 3, strides=2, padding="same", use_bias=False)(x)
+    return layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+
+
+def test_shortcut_checker_wants_a_strided_projection_that_is_added():
+    def projection_times_zero(x, filters):
+        y = _branch(x, filters)
+        s = layers.Conv2D(filters, 1, strides=2, use_bias=False)(x)
+        zero = layers.Multiply()([s, layers.Lambda(lambda t: t * 0.0)(s)])
+        return layers.Add()([layers.Add()([zero, y]), y * 0.0])
+
+    def pooled_then_projected(x, filters):
+        y = _branch(x, filters)
+        s = layers.MaxPooling2D(1, strides=2, padding="same")(x)
+        s = layers.Conv2D(filters, 1, use_bias=False)(s)
+        return layers.Add()([s, y])
+
+    def plus_operator(x, filters):
+        s = layers.Conv2D(filters, 1, strides=2, use_bias=False)(x)
+        return layers.ReLU()(s + _branch(x, filters))
+
+    for wrong in (projection_times_zero, pooled_then_projected):
+        result = check("resnet-ex-shortcut", wrong)
+        assert not result.correct, wrong.__name__
+        assert "stride 2" in result.message or "does not change" in result.message
+    assert check("resnet-ex-shortcut", plus_operator).correct
+
+
+def test_budget_checker_wants_a_shortcut_and_a_branch():
+    def branch_twice(x):
+        y = layers.Conv2D(128, 1, strides=2, activation="relu")(x)
+        y = layers.Conv2D(128, 3, padding="same", activation="relu")(y)
+        y = layers.Conv2D(512, 1)(y)
+        return layers.Add()([y, y])
+
+    assert "not a residual one" in check("resnet-ex-budget", branch_twice).message
+
+
 @pytest.mark.parametrize("answer", [None, "x", lambda x: x, lambda x, f: None])
 def test_shortcut_malformed_answers_give_messages(answer):
     result = check("resnet-ex-shortcut", answer)

@@ -28,6 +28,9 @@ RATIO = 1 / 256 + 1 / 9
 
 def _ratio_mistake(value: float) -> str | None:
     """The message for a known mistake, or None."""
+    if value == round(RATIO, 2):
+        return ("Close, but rounded too far for the check: give three decimal "
+                "places.")
     if math.isclose(value, 1 / 9, rel_tol=2e-3):
         return ("Not quite: 1/9 is the depthwise part alone. "
                 "Add the pointwise part's share, 1/C_out.")
@@ -164,7 +167,7 @@ EXERCISES = (
         hints=("Write the MACs of the depthwise and the pointwise layer over "
                "those of the standard one; H, W and C_in cancel.",
                "The fraction is 1/C_out + 1/k^2."),
-        placeholder="a decimal number, e.g. 0.25",
+        placeholder="three decimal places, e.g. 0.250",
     ),
     Exercise(
         label="mobilenet-ex-expansion",

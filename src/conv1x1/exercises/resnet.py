@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from conv1x1.exercises._blocks import build_block, spatial_layers
 from conv1x1.exercises._core import (
     Result,
@@ -28,6 +30,51 @@ def _has_addition(model) -> bool:
     """Whether the model adds two tensors (an Add layer or keras.ops.add)."""
     operations = getattr(model, "operations", None) or model.layers
     return any(type(op).__name__ == "Add" for op in operations)
+
+
+def _upstream(tensor) -> list:
+    """The operations that ``tensor`` is computed by, back to the model's input."""
+    seen, stack, found = set(), [tensor], []
+    while stack:
+        history = getattr(stack.pop(), "_keras_history", None)
+        if history is None:
+            continue
+        operation = history.operation
+        node = operation._inbound_nodes[history.node_index]
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(operation)
+        stack.extend(node.input_tensors)
+    return found
+
+
+def _is_spatial(operation) -> bool:
+    return max(getattr(operation, "kernel_size", None) or (1,)) >= 3
+
+
+def _residual_sums(model) -> list[tuple[list, list]]:
+    """For every addition, the operations upstream of each of its two inputs."""
+    operations = getattr(model, "operations", None) or model.layers
+    sums = []
+    for operation in operations:
+        if type(operation).__name__ != "Add" or not operation._inbound_nodes:
+            continue
+        inputs = operation._inbound_nodes[0].input_tensors
+        if len(inputs) == 2 and inputs[0] is not inputs[1]:
+            sums.append(tuple(_upstream(t) for t in inputs))
+    return sums
+
+
+def _shortcut_and_branch(model):
+    """``(shortcut ops, branch ops)`` of the first addition of a shortcut (no
+    3x3 upstream) and a branch (a 3x3 upstream), or None."""
+    for left, right in _residual_sums(model):
+        for shortcut, branch in ((left, right), (right, left)):
+            if (not any(map(_is_spatial, shortcut))
+                    and any(map(_is_spatial, branch))):
+                return shortcut, branch
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -54,6 +101,11 @@ def _check_budget(fn) -> Result:
     if not spatial_layers(built.model):
         return Result(False, "Your block has no 3x3 convolution, so its branch "
                              "never looks at neighbouring pixels.")
+    if _shortcut_and_branch(built.model) is None:
+        return Result(False, "Your block's addition is not a residual one: one "
+                             "of its inputs must come from x without a 3x3 "
+                             "convolution (the shortcut) and the other through "
+                             "one (the branch).")
     if built.macs > BUDGET_MACS:
         projection = sum(r.macs for r in built.records if r.kind == "pointwise"
                          and r.macs == 28 * 28 * 256 * 512)
@@ -74,6 +126,19 @@ def _check_budget(fn) -> Result:
 SHORTCUT_CASES = ((16, 16, 32, 64), (8, 8, 16, 16), (9, 7, 8, 24))
 
 
+def _depends_on(model, layer, shape) -> bool:
+    """Whether changing ``layer``'s kernel changes the model's output."""
+    x = np.random.default_rng(0).normal(size=(2, *shape)).astype("float32")
+    before = np.asarray(model(x))
+    weights = layer.get_weights()
+    layer.set_weights([weights[0] + 1.0, *weights[1:]])
+    try:
+        after = np.asarray(model(x))
+    finally:
+        layer.set_weights(weights)
+    return not np.allclose(before, after)
+
+
 def _check_shortcut(fn) -> Result:
     for height, width, c_in, filters in SHORTCUT_CASES:
         case = f"on a {height}x{width}x{c_in} input with filters={filters}"
@@ -89,6 +154,10 @@ def _check_shortcut(fn) -> Result:
             return Result(False, "Your block no longer adds a shortcut: without "
                                  "it, it is a plain block. Keep the addition and "
                                  "make the shortcut's shape match instead.")
+        paths = _shortcut_and_branch(built.model)
+        projections = [op for op in (paths[0] if paths else [])
+                       if tuple(getattr(op, "kernel_size", ())) == (1, 1)
+                       and tuple(getattr(op, "strides", ())) == (2, 2)]
         weights = sum(r.weights for r in built.records)
         branch = 9 * c_in * filters + 9 * filters * filters
         if weights == branch:
@@ -102,6 +171,15 @@ def _check_shortcut(fn) -> Result:
                                  f"projection have {branch + c_in * filters:,}. "
                                  "Keep the branch as it is and add only a 1x1 "
                                  "convolution (with stride 2) on the shortcut.")
+        if not projections:
+            return Result(False, f"The weights add up {case}, but the shortcut is "
+                                 "not a 1x1 convolution with stride 2 on x, added "
+                                 "to the branch: option B projects x itself, "
+                                 "with strides=2, and adds the result.")
+        if not _depends_on(built.model, projections[0], (height, width, c_in)):
+            return Result(False, f"Your block's output does not change {case} when "
+                                 "the projection's weights do: the projected "
+                                 "shortcut must be added as it is.")
     return Result(True, "Correct: the right shape and a 1x1 projection in all "
                         f"{len(SHORTCUT_CASES)} cases.")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from conv1x1.exercises._blocks import build_block, spatial_layers
 from conv1x1.exercises._core import (
     Result,
@@ -162,8 +164,45 @@ def _check_bug(fn) -> Result:
                                  f"parameters {case}; a fire module has "
                                  f"{expected:,}. Which tensor does each "
                                  "branch read?")
-    return Result(True, "Correct: the right shape and parameter count in "
-                        f"all {len(BUG_CASES)} cases.")
+        why = _compare_with_fire(built.model, (height, width, c_in), s, e1, e3)
+        if why:
+            return Result(False, f"{why} ({case})")
+    return Result(True, "Correct: the right shape, parameter count and output "
+                        f"in all {len(BUG_CASES)} cases.")
+
+
+def _compare_with_fire(model, shape, s, e1, e3) -> str:
+    """What differs between ``model`` and a fire module with its weights, or ""."""
+    import tensorflow as tf
+
+    kernels = {}
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights and len(weights[0].shape) == 4:
+            kernels[tuple(weights[0].shape)] = (weights[0], weights[1] if len(
+                weights) > 1 else np.zeros(weights[0].shape[-1], np.float32))
+    c_in = shape[-1]
+    wanted = ((1, 1, c_in, s), (1, 1, s, e1), (3, 3, s, e3))
+    if any(k not in kernels for k in wanted):
+        return ("Your module's convolutions are not a 1x1 squeeze and 1x1 and "
+                "3x3 expands of the expected sizes")
+    x = np.random.default_rng(0).normal(size=(2, *shape)).astype(np.float32)
+
+    def conv(t, key):
+        kernel, bias = kernels[key]
+        return tf.nn.relu(tf.nn.conv2d(t, kernel, 1, "SAME") + bias)
+
+    squeeze = conv(x, wanted[0])
+    left, right = conv(squeeze, wanted[1]), conv(squeeze, wanted[2])
+    got = np.asarray(model(x), dtype=np.float64)
+    if np.allclose(got, np.concatenate([left, right], axis=-1), atol=1e-4):
+        return ""
+    if np.allclose(got, np.concatenate([right, left], axis=-1), atol=1e-4):
+        return ("Your branches are concatenated 3x3 first; a fire module puts "
+                "the 1x1 expand's channels first")
+    return ("Your module has the parameters of a fire module but computes "
+            "something else: every convolution of a fire module, the squeeze "
+            "and both expands, ends in a ReLU")
 
 
 # --------------------------------------------------------------------------
