@@ -306,3 +306,9 @@ def test_separable_choice():
 def test_ratio_rounded_to_two_places_is_told_to_give_three():
     assert "three decimal places" in verdict("mobilenet-ex-ratio", "0.12").message
     assert verdict("mobilenet-ex-ratio", "0.115").correct
+
+
+def test_input_prediction_of_exactly_four_is_told_why_it_is_a_little_more():
+    result = verdict("squeezenet-ex-input", "4.0")
+    assert not result.correct and "a little more than 4" in result.message
+    assert verdict("squeezenet-ex-input", "4.1").correct

@@ -105,6 +105,12 @@ def _check_input(answer) -> Result:
         return Result(False, "Not quite: twice the width is also twice the "
                              "height. A layer's MACs are proportional to the "
                              "area of its output map.")
+    if math.isclose(value, 4, abs_tol=0.05):
+        return Result(False, "Close: four times the area is the right idea, "
+                             "but 'valid' padding loses a fixed border in every "
+                             "layer, so the small image loses a larger share "
+                             "of its map. The ratio is a little more than 4: "
+                             "give it to one decimal.")
     return Result(False, f"{result.message} Think of how the area of every "
                          "map changes, and what 'valid' padding does at the "
                          "borders.")
