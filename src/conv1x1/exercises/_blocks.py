@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from conv1x1.exercises._core import run_learner
 
-__all__ = ["TIME_LIMIT_S", "Built", "build_block", "call_learner", "spatial_layers"]
+__all__ = ["TIME_LIMIT_S", "Built", "build_block", "call_learner", "count_nonlinearities",
+           "spatial_layers"]
 
 #: Seconds a learner's function may take to build its block.
 TIME_LIMIT_S = 20.0
@@ -88,3 +89,41 @@ def spatial_layers(model) -> list[str]:
     """Names of the layers of ``model`` with a kernel larger than 1x1."""
     return [layer.name for layer in model.layers
             if max(getattr(layer, "kernel_size", None) or (1,)) >= 3]
+
+
+#: Operations that are non-linear in themselves, by lower-case class name
+#: without underscores: Keras layers (ReLU), the operations that
+#: ``keras.ops`` and ``keras.activations`` add to a functional model (Relu,
+#: Maximum), and so on.
+NONLINEAR_OPERATIONS = frozenset({
+    "relu", "relu6", "leakyrelu", "prelu", "elu", "selu", "celu", "gelu",
+    "silu", "swish", "mish", "sigmoid", "hardsigmoid", "hardsilu",
+    "hardswish", "tanh", "softplus", "softsign", "softmax", "logsoftmax",
+    "maximum", "minimum", "abs",
+})
+
+
+def count_nonlinearities(model, kinds=NONLINEAR_OPERATIONS) -> int:
+    """How many times ``model`` applies a non-linearity of one of ``kinds``.
+
+    ``kinds`` holds lower-case names without underscores: an operation counts
+    when its class has such a name (``ReLU()``, ``keras.ops.relu``) or when
+    its ``activation`` has (``Conv2D(..., activation="relu")``); with the
+    default, any activation but the linear one counts. Counted over the nodes
+    of the model's graph, so that a layer object used after every
+    convolution (one ``ReLU()`` called three times) counts once per call,
+    and calls outside this model do not count.
+    """
+    by_depth = getattr(model, "_nodes_by_depth", None) or {}
+    operations = [node.operation for nodes in by_depth.values() for node in nodes]
+    count = 0
+    for operation in operations or model.operations:
+        name = type(operation).__name__.lower().replace("_", "")
+        activation = getattr(operation, "activation", None)
+        if name in kinds:
+            count += 1
+        elif callable(activation):
+            activation_name = getattr(activation, "__name__", "linear")
+            count += (activation_name != "linear" if kinds is NONLINEAR_OPERATIONS
+                      else activation_name in kinds)
+    return count

@@ -21,7 +21,7 @@ from conv1x1.exercises._core import (
     check_function,
     check_number,
 )
-from conv1x1.exercises._blocks import build_block
+from conv1x1.exercises._blocks import build_block, count_nonlinearities
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -139,41 +139,6 @@ MIN_NONLINEAR_LAYERS = 3
 TIME_LIMIT_S = 20.0
 
 
-#: Operations that are non-linear in themselves, by lower-case class name
-#: without underscores: Keras layers (ReLU), the operations that
-#: ``keras.ops`` and ``keras.activations`` add to a functional model (Relu,
-#: Maximum), and so on.
-NONLINEAR_OPERATIONS = frozenset({
-    "relu", "relu6", "leakyrelu", "prelu", "elu", "selu", "celu", "gelu",
-    "silu", "swish", "mish", "sigmoid", "hardsigmoid", "hardsilu",
-    "hardswish", "tanh", "softplus", "softsign", "softmax", "logsoftmax",
-    "maximum", "minimum", "abs",
-})
-
-
-def _is_nonlinear(activation) -> bool:
-    return getattr(activation, "__name__", "linear") != "linear"
-
-
-def _nonlinear_layers(model) -> int:
-    """How many times ``model`` applies a non-linearity.
-
-    Counted over the nodes of the model's graph, so that a layer object used
-    after every convolution (one ``ReLU()`` called three times) counts once
-    per call, and calls outside this model do not count.
-    """
-    by_depth = getattr(model, "_nodes_by_depth", None) or {}
-    operations = [node.operation for nodes in by_depth.values() for node in nodes]
-    count = 0
-    for operation in operations or model.operations:
-        name = type(operation).__name__.lower().replace("_", "")
-        if name in NONLINEAR_OPERATIONS:
-            count += 1
-        elif callable(getattr(operation, "activation", None)):
-            count += _is_nonlinear(operation.activation)
-    return count
-
-
 def _check_budget(fn) -> Result:
     built, failure = build_block(fn, BUDGET_SHAPE, limit=TIME_LIMIT_S)
     if failure:
@@ -187,7 +152,7 @@ def _check_budget(fn) -> Result:
         return Result(False, "Use 1x1 convolutions only; these layers are not: "
                              f"{', '.join(others)}.")
     pointwise = sum(r.kind == "pointwise" for r in records)
-    nonlinear = _nonlinear_layers(model)
+    nonlinear = count_nonlinearities(model)
     if pointwise < MIN_NONLINEAR_LAYERS or nonlinear < MIN_NONLINEAR_LAYERS:
         return Result(False, f"Your block has {pointwise} 1x1 convolution"
                              f"{'' if pointwise == 1 else 's'} and {nonlinear} "

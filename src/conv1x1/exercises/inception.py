@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conv1x1.exercises._blocks import build_block
+from conv1x1.exercises._blocks import build_block, count_nonlinearities
 from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
@@ -91,15 +91,6 @@ def _relu(layer) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
 
 
-def _relu_layers(layers) -> int:
-    """How many separate ReLU layers (``ReLU()`` or ``Activation("relu")``)."""
-    import keras
-
-    return sum(isinstance(layer, keras.layers.ReLU)
-               or (isinstance(layer, keras.layers.Activation) and _relu(layer))
-               for layer in layers)
-
-
 # --------------------------------------------------------------------------
 # inception-ex-budget: a module on 3b's input for at most 200M MACs.
 
@@ -138,7 +129,7 @@ def _check_budget(fn) -> Result:
                              "in an inception module it is a branch of its own, "
                              "side by side with the convolutions.")
     linear = [layer.name for layer in convs if not _relu(layer)]
-    if len(linear) > _relu_layers(layers):
+    if count_nonlinearities(model, {"relu"}) < len(convs):
         return Result(False, f"Every convolution needs a ReLU; these have none: "
                              f"{', '.join(linear)}.")
     macs = built.macs

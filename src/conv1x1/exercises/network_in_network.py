@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conv1x1.exercises._blocks import build_block
+from conv1x1.exercises._blocks import build_block, count_nonlinearities
 from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
@@ -166,12 +166,9 @@ def _check_budget(fn) -> Result:
         return Result(False, "Use 1x1 convolutions only; these layers are not: "
                              f"{', '.join(others)}.")
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    relus = [layer for layer in model.layers
-             if isinstance(layer, keras.layers.ReLU)
-             or (isinstance(layer, keras.layers.Activation)
-                 and getattr(layer.activation, "__name__", "") == "relu")]
-    hidden_relu = any(getattr(layer.activation, "__name__", "") == "relu"
-                      for layer in convs[:-1]) or relus
+    # A ReLU anywhere but on the layer that gives the class maps.
+    last_relu = getattr(convs[-1].activation, "__name__", "") == "relu" if convs else False
+    hidden_relu = count_nonlinearities(model, {"relu"}) > last_relu
     if len(pointwise) < 2 or not hidden_relu:
         return Result(False, f"Your head has {len(pointwise)} 1x1 convolutions and "
                              f"{'a' if hidden_relu else 'no'} ReLU in front of the "
