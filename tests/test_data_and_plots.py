@@ -132,3 +132,13 @@ def test_sample_photo_refuses_booleans_and_floats_in_a_size_pair(size, words):
 
 def test_sample_photo_accepts_numpy_integers():
     assert data.sample_photo((np.int64(6), 5)).shape == (6, 5, 3)
+
+
+def test_show_source_shows_the_package_code_and_refuses_other_objects():
+    from conv1x1.ops import pointwise_conv
+
+    code = plots.show_source(pointwise_conv)
+    assert code.data.startswith("def pointwise_conv(")
+    assert "return" in code.data and code.language == "python"
+    with pytest.raises(TypeError, match="without calling it"):
+        plots.show_source(pointwise_conv(np.ones((1, 1, 2)), np.ones((2, 3))))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["use_course_style", "show_image", "show_matrix", "show_channels",
-           "draw_pointwise", "figure_png", "image_png"]
+           "draw_pointwise", "figure_png", "image_png", "show_source"]
 
 _STYLE = {
     "figure.figsize": (6.4, 4.0),
@@ -184,3 +184,25 @@ def image_png(image, cmap: str = "gray", vmin: float = 0.0, vmax: float = 1.0) -
     buffer = io.BytesIO()
     plt.imsave(buffer, image, cmap=cmap, vmin=vmin, vmax=vmax, format="png")
     return buffer.getvalue()
+
+
+def show_source(obj):
+    """The source code of a function or class of the package, for display.
+
+    A chapter shows the block it teaches with ``show_source(bottleneck_block)``
+    as the last line of a cell: the code comes from the package itself, so
+    the page and the code the chapter runs cannot drift apart.
+
+    Raises:
+        TypeError: when ``obj`` is not a function or class defined in Python.
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+        raise TypeError(
+            "show_source: expected a function or class defined in Python, such "
+            f"as conv1x1.resnet.bottleneck_block; received {type(obj).__name__}. "
+            "Pass the function itself, without calling it.")
+    return Code(inspect.getsource(obj), language="python")
