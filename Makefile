@@ -14,7 +14,7 @@ TEST_WORKERS ?= $(shell echo $$(( $(JOBS) + 1 )))
 # TensorFlow's C++ messages below an error are noise in a course.
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: book test lab bench clean venv assets mutate
+.PHONY: book test lab serve bench clean venv assets mutate
 
 venv: $(STAMP)
 assets: $(ASSETS)
@@ -75,6 +75,13 @@ mutate: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
+
+# The HTML book with a live kernel behind it, on this machine only: builds the
+# book if needed, then serves it and a token-protected Jupyter server on
+# 127.0.0.1 (scripts/serve.py) and prints the one URL to open. Ctrl-C stops both.
+PORT ?= 8000
+serve: book
+	$(BIN)/python scripts/serve.py --port $(PORT)
 
 clean:
 	rm -rf _build
