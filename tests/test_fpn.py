@@ -64,6 +64,130 @@ def test_top_down_arithmetic_on_odd_sizes():
     np.testing.assert_allclose(p6, p5[:, ::2, ::2, :])          # stride-2 subsampling
 
 
+# --------------------------------------------------------------------------
+# What the pyramid computes, against numpy on tiny maps
+
+def three_level_backbone(size):
+    """Three stride-2 convolutions ("c2", "c3", "c4") with 3, 5 and 6 channels."""
+    inputs = keras.Input(shape=(size, size, 2))
+    x = inputs
+    for name, width in (("c2", 3), ("c3", 5), ("c4", 6)):
+        x = keras.layers.Conv2D(width, 3, strides=2, padding="same",
+                                activation="relu", name=name)(x)
+    return keras.Model(inputs, x, name=f"three{size}")
+
+
+def np_conv(x, layer):
+    """A Conv2D layer with "same" padding, stride 1, in numpy."""
+    kernel, bias = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+    k = kernel.shape[0]
+    pad = k // 2
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    h, w = x.shape[1:3]
+    out = np.zeros((x.shape[0], h, w, kernel.shape[-1]))
+    for di in range(k):
+        for dj in range(k):
+            out += padded[:, di:di + h, dj:dj + w, :] @ kernel[di, dj]
+    return out + bias
+
+
+def np_up(x, size):
+    """Nearest-neighbour upsampling by 2, cropped at the bottom and right."""
+    up = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
+    return up[:, :size[0], :size[1], :]
+
+
+def run_pyramid(size, **options):
+    backbone = three_level_backbone(size)
+    pyramid = fpn.feature_pyramid(backbone, ["c2", "c3", "c4"], channels=4,
+                                  **options)
+    for layer in pyramid.layers:         # non-zero biases, so they are seen
+        if layer.name.startswith("fpn_") and layer.get_weights():
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, np.linspace(-1, 1, bias.size)])
+    probe = keras.Model(backbone.input, [backbone.get_layer(n).output
+                                         for n in ("c2", "c3", "c4")])
+    x = np.random.default_rng(1).normal(size=(2, size, size, 2)).astype("float32")
+    c = [np.asarray(t, dtype=np.float64) for t in probe(x)]
+    got = [np.asarray(t, dtype=np.float64) for t in pyramid(x)]
+    return pyramid, c, got
+
+
+@pytest.mark.parametrize("size", [16, 13])     # levels 8, 4, 2 and 7, 4, 2
+def test_pyramid_matches_numpy_lateral_upsample_add_then_smooth(size):
+    pyramid, (c2, c3, c4), got = run_pyramid(size)
+    layer = pyramid.get_layer
+    l2, l3, l4 = (np_conv(c, layer(f"fpn_lateral{k}"))
+                  for c, k in ((c2, 2), (c3, 3), (c4, 4)))
+    m4 = l4
+    m3 = np_up(m4, l3.shape[1:3]) + l3
+    m2 = np_up(m3, l2.shape[1:3]) + l2
+    expected = [np_conv(m, layer(f"fpn_p{k}")) for m, k in ((m2, 2), (m3, 3), (m4, 4))]
+    expected.append(expected[-1][:, ::2, ::2, :])                    # P5 from P4
+    assert len(got) == 4
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
+    # Smoothing before the addition, or no smoothing, computes something else.
+    smoothed_first = np_up(np_conv(m4, layer("fpn_p3")), l3.shape[1:3]) + l3
+    assert not np.allclose(got[1], smoothed_first, atol=1e-3)
+    assert not np.allclose(got[1], m3, atol=1e-3)
+
+
+def test_pyramid_without_laterals_is_the_upsampled_top_alone():
+    pyramid, (c2, c3, c4), got = run_pyramid(13, laterals=False, extra_level=False,
+                                             prefix="fpn_")
+    layer = pyramid.get_layer
+    m4 = np_conv(c4, layer("fpn_lateral4"))
+    m3 = np_up(m4, c3.shape[1:3])
+    m2 = np_up(m3, c2.shape[1:3])
+    for g, m, k in zip(got, (m2, m3, m4), (2, 3, 4)):
+        np.testing.assert_allclose(g, np_conv(m, layer(f"fpn_p{k}")), rtol=1e-4,
+                                   atol=1e-4)
+    names = {lay.name for lay in pyramid.layers}
+    assert "fpn_lateral4" in names and not names & {"fpn_lateral2", "fpn_lateral3",
+                                                    "fpn_merge2", "fpn_merge3"}
+    # One 1x1 (6 -> 4 channels) and three 3x3 (4 -> 4) convolutions.
+    added = pyramid.count_params() - three_level_backbone(13).count_params()
+    assert added == (6 * 4 + 4) + 3 * (9 * 4 * 4 + 4)
+
+
+def test_defaults_are_the_papers():
+    backbone = tiny_backbone(45)                  # 12, 6, 3, 2: crop needed
+    pyramid = fpn.feature_pyramid(backbone, TINY_LEVELS)
+    assert pyramid.name == "tiny45_fpn"
+    # d = 256 everywhere, P2..P5 plus P6, named from level 2 with prefix fpn_.
+    assert [tuple(p.shape[1:]) for p in pyramid.outputs] == [
+        (12, 12, 256), (6, 6, 256), (3, 3, 256), (2, 2, 256), (1, 1, 256)]
+    names = [lay.name for lay in pyramid.layers if lay.name.startswith("fpn_")]
+    assert {f"fpn_lateral{k}" for k in range(2, 6)} <= set(names)
+    assert {f"fpn_merge{k}" for k in range(2, 5)} <= set(names)   # laterals on
+    assert "fpn_crop4" in names and "fpn_p6" in names             # align="crop"
+    assert isinstance(pyramid.get_layer("fpn_p6"), keras.layers.MaxPooling2D)
+    assert pyramid.get_layer("fpn_up4").interpolation == "nearest"
+    smooth = pyramid.get_layer("fpn_p2")
+    assert smooth.kernel_size == (3, 3) and smooth.padding == "same"
+    assert pyramid.get_layer("fpn_lateral3").kernel_size == (1, 1)
+    assert fpn.level_sizes(224) == (56, 28, 14, 7)               # stages 4, stride 4
+    assert fpn.padded_size(100) == 128                           # multiple of 32
+    assert fpn.pad_to_multiple(keras.Input(shape=(33, 70, 1))).shape == (None, 64, 96, 1)
+    assert fpn.pyramid_cost([(1, 1, 1)])["smooth_params"] == [9 * 256 ** 2 + 256]
+
+
+def test_paper_figures_for_resnet50():
+    """Section 3 of the paper: d = 256, C2..C5 at strides 4..32 with 256..2048
+    channels (ResNet-50); P6 a stride-2 subsampling of P5."""
+    shapes = [(224 // s, 224 // s, c)
+              for s, c in zip((4, 8, 16, 32), (256, 512, 1024, 2048))]
+    parts = fpn.pyramid_cost(shapes)
+    assert sum(parts["lateral_params"]) + sum(parts["smooth_params"]) == 3_344_384
+    assert sum(parts["lateral_params"]) == 984_064
+    assert sum(parts["lateral_macs"]) == 385_351_680
+    assert sum(parts["smooth_macs"]) == 2_456_616_960
+    # A 3x3 lateral has nine times the 1x1's weights and MACs.
+    assert 9 * (256 + 512 + 1024 + 2048) * 256 + 4 * 256 == 8_848_384
+    assert 9 * 385_351_680 == 3_468_165_120
+
+
 # Five halvings with rounding up: which levels have odd sides depends only on
 # the input size modulo 32, so one full period of sizes, and sizes from the
 # next periods, cover every case.
@@ -188,8 +312,18 @@ def test_builder_errors():
         fpn.feature_pyramid(backbone, [TINY_LEVELS[0], "conv9"])
     with pytest.raises(ValueError, match="finest to the coarsest"):
         fpn.feature_pyramid(backbone, TINY_LEVELS[::-1])
-    with pytest.raises(ValueError, match="channels"):
-        fpn.feature_pyramid(backbone, TINY_LEVELS, channels=0)
+    for bad in (0, -4, 2.0, float("nan"), True, "256", None):
+        with pytest.raises(ValueError, match="Expected channels.*received"):
+            fpn.feature_pyramid(backbone, TINY_LEVELS, channels=bad)
+    with pytest.raises(ValueError, match="at most 65,536.*d = 256"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, channels=10 ** 9)
+    with pytest.raises(ValueError, match="laterals"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, laterals="no")
+    with pytest.raises(ValueError, match="without '/'"):
+        fpn.feature_pyramid(backbone, TINY_LEVELS, prefix="fpn/")
+    pyramid = fpn.feature_pyramid(backbone, TINY_LEVELS, channels=4)
+    with pytest.raises(ValueError, match="already has 'fpn_.*another prefix"):
+        fpn.feature_pyramid(pyramid, TINY_LEVELS, channels=4)
     with pytest.raises(ValueError, match="align"):
         fpn.feature_pyramid(backbone, TINY_LEVELS, align="pad")
     with pytest.raises(ValueError, match="extra_level"):
@@ -230,8 +364,14 @@ def test_crop_refuses_levels_more_than_a_factor_two_apart():
 
 
 def test_helper_errors():
-    with pytest.raises(ValueError, match="size"):
-        fpn.level_sizes(0)
+    for bad in (0, -1, 2.5, float("nan"), "64", True):
+        with pytest.raises(ValueError, match="Expected size"):
+            fpn.level_sizes(bad)
+    with pytest.raises(ValueError, match="stages to be at most 64"):
+        fpn.level_sizes(64, stages=10 ** 9)
+    # Integer arithmetic: exact for sizes that a float would round.
+    assert fpn.level_sizes(10 ** 30 + 1, stages=2) == (
+        (10 ** 30 + 4) // 4, (10 ** 30 + 8) // 8)
     with pytest.raises(ValueError, match="power of 2"):
         fpn.level_sizes(64, first_stride=3)
     with pytest.raises(ValueError, match="stages"):

@@ -8,6 +8,13 @@ by 2 (nearest neighbour) and added to the next finer lateral; a 3x3
 convolution smooths every merged map. The extra layers have no
 non-linearities. P6, for the largest anchors, is P5 subsampled with stride 2.
 
+The laterals do more than match channels. The top-down maps are
+semantically strong but coarse: upsampled from C5, their features sit only
+roughly where they belong. The finer C_k, subsampled fewer times, localise
+precisely, and the lateral brings those positions back into the sum. With
+``laterals=False`` the builder makes the paper's ablation without them
+(its Table 1(e)): the top-down pathway alone, upsampled and smoothed.
+
 The addition needs the upsampled map and the lateral to have the same size.
 That holds when every stage halves its input exactly, i.e. when the input
 size is a multiple of the backbone's total stride; for other sizes a stage
@@ -18,19 +25,18 @@ input.
 
 Paper: Lin, Dollar, Girshick, He, Hariharan and Belongie, "Feature Pyramid
 Networks for Object Detection", CVPR 2017 (arXiv:1612.03144), section 3 and
-Figure 3.
+Figure 3; the ablations are in section 5.1.1 and Table 1.
 
 Introduced in the feature pyramid network chapter.
 """
 
 from __future__ import annotations
 
-import math
-
 from conv1x1 import _checks
 
 __all__ = [
     "ALIGNMENTS",
+    "MAX_CHANNELS",
     "feature_pyramid",
     "level_sizes",
     "naive_breaks",
@@ -45,6 +51,23 @@ __all__ = [
 #: "resize" resizes the coarser map to the lateral's size directly (nearest
 #: neighbour), which works for any pair of sizes.
 ALIGNMENTS = ("naive", "crop", "resize")
+
+#: The largest ``channels`` (d) accepted; the paper uses 256.
+MAX_CHANNELS = 65536
+
+#: The most levels :func:`level_sizes` computes (each halves the map).
+MAX_STAGES = 64
+
+
+def _channels(value):
+    """d as an int in 1..MAX_CHANNELS."""
+    value = _checks.integer_at_least(value, "channels", 1, "The paper uses d = 256.")
+    if value > MAX_CHANNELS:
+        raise ValueError(
+            f"Expected channels to be at most {MAX_CHANNELS:,}; received "
+            f"{value:,}, whose 3x3 kernels alone would not fit in memory. "
+            "The paper uses d = 256.")
+    return value
 
 
 def _spatial(tensor, name):
@@ -131,8 +154,8 @@ def _align(x, size, target, align, prefix, level):
 
 def feature_pyramid(backbone, level_names, *, channels: int = 256,
                     align: str = "crop", extra_level: bool = True,
-                    first_level: int = 2, prefix: str = "fpn_",
-                    name: str | None = None):
+                    laterals: bool = True, first_level: int = 2,
+                    prefix: str = "fpn_", name: str | None = None):
     """The pyramid P2..P5 (and P6) on top of a Keras backbone.
 
     For every level name, from the finest to the coarsest, a 1x1
@@ -144,7 +167,10 @@ def feature_pyramid(backbone, level_names, *, channels: int = 256,
     filters, ``{prefix}p{k}``, smooths every merged map. No layer has an
     activation. With ``extra_level``, ``{prefix}p{K+1}`` subsamples the
     coarsest output with stride 2 (max pooling with a 1x1 window, as in
-    the paper's P6).
+    the paper's P6). With ``laterals=False`` only the coarsest level has
+    its 1x1 convolution (to start the pathway) and every finer merged map
+    is the upsampled coarser one alone, ``M_k = up(M_{k+1})``: the paper's
+    "top-down pyramid, w/o lateral" (Table 1(e)).
 
     Paper: Lin et al. 2017 (arXiv:1612.03144), section 3 and Figure 3.
 
@@ -156,11 +182,15 @@ def feature_pyramid(backbone, level_names, *, channels: int = 256,
         level_names: names of the backbone's layers that output C2, C3, ...,
             from the finest to the coarsest (two or more), e.g.
             ``resnet.stage_output_names(50)``.
-        channels: d, the channels of every pyramid level (256 in the paper).
+        channels: d, the channels of every pyramid level (256 in the paper;
+            at most :data:`MAX_CHANNELS`).
         align: "crop" (default), "resize" or "naive" (see
             :data:`ALIGNMENTS`); "naive" reproduces the failure of an input
             size that is not a multiple of the total stride.
         extra_level: whether to add P6 by stride-2 subsampling of P5.
+        laterals: whether the finer levels add their 1x1 laterals (True, the
+            paper's design) or take the upsampled coarser map alone (False,
+            its ablation).
         first_level: the index k of the first level's name, P{k} (2).
         prefix: prefix of the new layers' names.
         name: the model's name (default ``f"{backbone.name}_fpn"``).
@@ -174,7 +204,9 @@ def feature_pyramid(backbone, level_names, *, channels: int = 256,
         ValueError: for a backbone that is not a Keras model, level names
             that are not two or more distinct layers of it, from fine to
             coarse, a bad ``channels``, ``align``, ``extra_level``,
-            ``first_level``, prefix or name, a "crop" that cannot align two
+            ``laterals``, ``first_level``, prefix (one with "/", or one
+            that the backbone's layer names already use) or name, a "crop"
+            that cannot align two
             levels (then use "resize"), and, with ``align="naive"``, the
             addition of two maps of different sizes (Keras's own error).
 
@@ -183,30 +215,65 @@ def feature_pyramid(backbone, level_names, *, channels: int = 256,
     import keras
 
     tensors, sizes = _levels(backbone, level_names)
-    channels = _checks.integer_at_least(channels, "channels", 1,
-                                        "The paper uses d = 256.")
+    channels = _channels(channels)
     align = _checks.choice(align, ALIGNMENTS, "align")
     extra_level = _checks.boolean(extra_level, "extra_level")
+    laterals = _checks.boolean(laterals, "laterals")
     first_level = _checks.integer_at_least(first_level, "first_level", 0)
     prefix = _checks.prefix(prefix)
+    if "/" in prefix:
+        raise ValueError(
+            f"Expected a prefix without '/', which Keras refuses in layer "
+            f"names; received {prefix!r}. Use '_' instead, e.g. 'fpn_'.")
     name = _checks.name_or_none(name)
 
     levels = list(range(first_level, first_level + len(tensors)))
-    laterals = [keras.layers.Conv2D(channels, 1, name=f"{prefix}lateral{k}")(t)
-                for k, t in zip(levels, tensors)]
-    merged = [None] * len(tensors)
-    merged[-1] = laterals[-1]
-    for i in range(len(tensors) - 2, -1, -1):
-        k = levels[i]
-        top = _align(merged[i + 1], sizes[i + 1], sizes[i], align, prefix, k)
-        merged[i] = keras.layers.Add(name=f"{prefix}merge{k}")([top, laterals[i]])
-    outputs = [keras.layers.Conv2D(channels, 3, padding="same",
-                                   name=f"{prefix}p{k}")(m)
-               for k, m in zip(levels, merged)]
+    clash = sorted({layer.name for layer in backbone.layers}
+                   & set(_layer_names(prefix, levels, len(tensors))))
+    if clash:
+        raise ValueError(
+            f"Expected a prefix that no layer of the backbone uses; backbone "
+            f"{backbone.name!r} already has {clash[0]!r}, which the pyramid "
+            f"would name again with prefix={prefix!r}. Pass another prefix, "
+            "e.g. prefix='fpn2_'.")
+    outputs = _top_down(tensors, sizes, levels, channels=channels, align=align,
+                       laterals=laterals, prefix=prefix)
     if extra_level:
         outputs.append(keras.layers.MaxPooling2D(
             1, strides=2, name=f"{prefix}p{levels[-1] + 1}")(outputs[-1]))
     return keras.Model(backbone.input, outputs, name=name or f"{backbone.name}_fpn")
+
+
+def _layer_names(prefix, levels, count):
+    kinds = ("lateral", "up", "crop", "resize", "merge", "p")
+    return [f"{prefix}{kind}{k}" for kind in kinds for k in levels] + [
+        f"{prefix}p{levels[-1] + 1}"]
+
+
+def _top_down(features, sizes, levels, *, channels, align, laterals, prefix):
+    """The pyramid's layers on C_k (``features``, finest first): P_k, finest first.
+
+    The block the chapter shows; :func:`feature_pyramid` checks the
+    arguments and calls it. ``sizes`` are the levels' (height, width),
+    ``levels`` their indices k.
+    """
+    import keras
+
+    lateral = [keras.layers.Conv2D(channels, 1, name=f"{prefix}lateral{k}")
+               for k in levels]
+    merged = [None] * len(features)
+    merged[-1] = lateral[-1](features[-1])             # M5 = L5
+    for i in range(len(features) - 2, -1, -1):         # from coarse to fine
+        k = levels[i]
+        up = _align(merged[i + 1], sizes[i + 1], sizes[i], align, prefix, k)
+        if laterals:                                   # M_k = up(M_k+1) + L_k
+            merged[i] = keras.layers.Add(name=f"{prefix}merge{k}")(
+                [up, lateral[i](features[i])])
+        else:                                          # M_k = up(M_k+1)
+            merged[i] = up
+    return [keras.layers.Conv2D(channels, 3, padding="same",   # smoothing
+                                name=f"{prefix}p{k}")(m)
+            for k, m in zip(levels, merged)]
 
 
 def level_sizes(size: int, stages: int = 4, first_stride: int = 4) -> tuple[int, ...]:
@@ -218,7 +285,7 @@ def level_sizes(size: int, stages: int = 4, first_stride: int = 4) -> tuple[int,
 
     Args:
         size: the input's height or width (>= 1).
-        stages: how many levels (>= 1).
+        stages: how many levels (1 to :data:`MAX_STAGES`).
         first_stride: the stride of the first level, a power of 2 (4 for C2).
 
     Raises:
@@ -229,13 +296,17 @@ def level_sizes(size: int, stages: int = 4, first_stride: int = 4) -> tuple[int,
     """
     size = _checks.positive_int(size, "size")
     stages = _checks.positive_int(stages, "stages")
+    if stages > MAX_STAGES:
+        raise ValueError(
+            f"Expected stages to be at most {MAX_STAGES}; received {stages:,}. "
+            "ResNet has 4 levels (C2..C5).")
     first_stride = _checks.positive_int(first_stride, "first_stride")
     if first_stride & (first_stride - 1):
         raise ValueError(
             f"Expected first_stride to be a power of 2; received {first_stride}.")
-    sides = [math.ceil(size / first_stride)]
+    sides = [-(-size // first_stride)]            # exact for any integer
     for _ in range(stages - 1):
-        sides.append(math.ceil(sides[-1] / 2))
+        sides.append(-(-sides[-1] // 2))
     return tuple(sides)
 
 
@@ -333,7 +404,7 @@ def pyramid_cost(level_shapes, channels: int = 256) -> dict:
     """
     rows = _checks.stage_table(level_shapes, ("height", "width", "channels"),
                                "level_shapes")
-    d = _checks.integer_at_least(channels, "channels", 1, "The paper uses d = 256.")
+    d = _channels(channels)
     return {
         "lateral_macs": [h * w * c * d for h, w, c in rows],
         "smooth_macs": [9 * h * w * d * d for h, w, _ in rows],
