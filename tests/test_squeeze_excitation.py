@@ -37,6 +37,110 @@ def test_se_block_computes_squeeze_excitation_and_rescaling():
                                rtol=1e-5, atol=1e-6)
 
 
+def set_random_weights(model, seed=0):
+    """Every weight of ``model`` random, biases included (they start at zero)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32")
+                       for w in model.get_weights()])
+
+
+def test_se_block_default_ratio_is_the_papers_16_and_biases_count():
+    inputs = keras.Input(shape=(3, 3, 64))
+    model = keras.Model(inputs, se.se_block(inputs))             # no ratio
+    assert model.get_layer("se_reduce").filters == 64 // 16      # r = 16
+    set_random_weights(model, 2)
+    k1, b1 = model.get_layer("se_reduce").get_weights()
+    k2, b2 = model.get_layer("se_expand").get_weights()
+    assert np.abs(b1).min() > 0 and np.abs(b2).min() > 0
+    x = np.random.default_rng(3).normal(size=(2, 3, 3, 64)).astype("float32")
+    z = x.mean(axis=(1, 2))
+    gates = sigmoid(np.maximum(z @ k1[0, 0] + b1, 0) @ k2[0, 0] + b2)
+    np.testing.assert_allclose(model(x), x * gates[:, None, None, :],
+                               rtol=1e-5, atol=1e-6)
+    # Squeeze first: a map with the same channel means gets the same gates.
+    shuffled = x[:, ::-1, ::-1, :].copy()
+    np.testing.assert_allclose(model(shuffled) / shuffled, model(x) / x,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_every_default_ratio_is_16():
+    r = 16                                                       # the paper's
+    assert se.squeeze_channels(256) == 256 // r
+    assert se.se_params(256) == 2 * 256 * (256 // r) + 256 // r + 256
+    assert se.se_macs(7, 7, 2048) == 2 * 2048 * (2048 // r) + 7 * 7 * 2048
+    assert se.se_added_params(bias=False) == sum(
+        2 * n * c * c // r for n, c in RESNET50)
+    x = keras.Input(shape=(4, 4, 64))
+    hooked = keras.Model(x, se.se_attention()(x, "b_"))
+    assert hooked.get_layer("b_se_reduce").filters == 64 // r
+    y = keras.Input(shape=(4, 4, 64))
+    unit = keras.Model(y, se.se_residual_unit(y, 16, prefix="u_"))
+    assert unit.get_layer("u_se_reduce").filters == 64 // r
+
+
+def inputs_of(model, name):
+    """Names of the layers whose outputs feed layer ``name`` of ``model``."""
+    node = model.get_layer(name)._inbound_nodes[0]
+    return [t._keras_history.operation.name for t in node.input_tensors]
+
+
+def activation_of(model, name):
+    return model.get_layer(name).activation.__name__
+
+
+def test_se_block_layer_order_and_activations():
+    x = keras.Input(shape=(4, 4, 32), name="x")
+    model = keras.Model(x, se.se_block(x, 8, prefix="b_"))
+    assert inputs_of(model, "b_squeeze") == ["x"]
+    assert inputs_of(model, "b_reduce") == ["b_squeeze"]
+    assert inputs_of(model, "b_expand") == ["b_reduce"]
+    assert inputs_of(model, "b_excite") == ["x", "b_expand"]
+    assert activation_of(model, "b_reduce") == "relu"
+    assert activation_of(model, "b_expand") == "sigmoid"
+    assert type(model.get_layer("b_squeeze")).__name__ == "GlobalAveragePooling2D"
+
+
+@pytest.mark.parametrize("placement", ["standard", "pre", "post", "identity"])
+@pytest.mark.parametrize("shape,stride", [((6, 6, 64), 1), ((6, 6, 32), 2)])
+def test_residual_unit_puts_se_where_figure_5_does(placement, shape, stride):
+    x = keras.Input(shape=shape, name="x")
+    model = keras.Model(x, se.se_residual_unit(
+        x, 16, placement=placement, stride=stride, prefix="u_"))
+    projects = stride != 1 or shape[-1] != 64
+    # The branch: conv-BN-ReLU twice, then conv-BN without a ReLU.
+    assert inputs_of(model, "u_1_relu") == ["u_1_bn"]
+    assert inputs_of(model, "u_2_conv") == ["u_1_relu"]
+    assert inputs_of(model, "u_3_conv") == ["u_2_relu"]
+    assert inputs_of(model, "u_3_bn") == ["u_3_conv"]
+    assert inputs_of(model, "u_out") == ["u_add"]
+    names = [layer.name for layer in model.layers]
+    assert "u_3_relu" not in names
+    branch_in = "u_se_excite" if placement == "pre" else "x"
+    assert inputs_of(model, "u_1_conv") == [branch_in]
+    branch_out = "u_se_excite" if placement == "standard" else "u_3_bn"
+    se_in = {"standard": "u_3_bn", "pre": "x", "post": "u_out",
+             "identity": "x"}[placement]
+    assert inputs_of(model, "u_se_squeeze") == [se_in]
+    shortcut = "u_se_excite" if placement == "identity" else "x"
+    if projects:
+        assert inputs_of(model, "u_0_conv") == [shortcut]
+        shortcut = "u_0_bn"
+    assert inputs_of(model, "u_add") == [shortcut, branch_out]
+    last = "u_se_excite" if placement == "post" else "u_out"
+    assert model.output._keras_history.operation.name == last
+
+
+def test_se_small_puts_se_before_every_convolution():
+    model = se.se_small(ratio=2)
+    assert inputs_of(model, "se1_squeeze") == ["input_layer"]
+    assert inputs_of(model, "conv1") == ["se1_excite"]
+    assert inputs_of(model, "se2_squeeze") == ["conv1"]
+    assert inputs_of(model, "conv2") == ["se2_excite"]
+    assert inputs_of(model, "pool") == ["conv2"]
+    assert activation_of(model, "conv1") == activation_of(model, "conv2") == "relu"
+    assert activation_of(model, "predictions") == "softmax"
+
+
 def test_fully_connected_layer_equals_1x1_convolution_on_a_1x1_map():
     rng = np.random.default_rng(0)
     kernel, bias = rng.normal(size=(12, 5)), rng.normal(size=5)
@@ -107,6 +211,38 @@ def test_se_resnet50_against_the_paper(resnet50_pair):
     assert round(plain_macs / 1e9, 2) == 3.86                  # the paper's 3.86
     assert round((se_macs + scale) / 1e9, 2) == 3.87           # the paper's 3.87
     assert with_se.get_layer("conv2_block1_se_squeeze") is not None
+
+
+#: Table 10 of the journal version: SE-ResNet-50's parameters for each r.
+TABLE_10_PARAMS_M = {2: 45.7, 4: 35.7, 8: 30.7, 16: 28.1, 32: 26.9}
+
+
+def test_table_10_parameter_column_against_two_counts(resnet50_pair):
+    plain, with_se = resnet50_pair
+    base = trainable(plain)
+    assert plain.count_params() - base == 53_120         # moving statistics
+    ours = {r: round((base + se.se_added_params(ratio=r)) / 1e6, 1)
+            for r in TABLE_10_PARAMS_M}
+    keras_count = {r: round((plain.count_params() + se.se_added_params(ratio=r))
+                            / 1e6, 1) for r in TABLE_10_PARAMS_M}
+    # Trainable parameters: r = 2 and 16 reproduce, the others are 0.1M short.
+    assert [r for r in ours if ours[r] == TABLE_10_PARAMS_M[r]] == [2, 16]
+    assert all(round(TABLE_10_PARAMS_M[r] - ours[r], 1) == 0.1 for r in (4, 8, 32))
+    # Keras's count: all but r = 2, which it puts 0.1M above.
+    assert [r for r in keras_count
+            if keras_count[r] == TABLE_10_PARAMS_M[r]] == [4, 8, 16, 32]
+    assert keras_count[2] == 45.8
+
+
+def test_dropping_the_last_stage_leaves_about_4_percent(resnet50_pair):
+    plain, _ = resnet50_pair
+    base = trainable(plain)
+    assert round(se.se_added_params(bias=False) / base, 2) == 0.10     # "~10%"
+    without_last = se.se_added_params(RESNET50[:3], bias=False)
+    assert round(without_last / base, 2) == 0.04                        # "~4%"
+    last = se.se_added_params(RESNET50[3:], bias=False)
+    assert last == 3 * 2 * 2048 ** 2 // 16 == 1_572_864
+    assert 0.5 < last / se.se_added_params(bias=False) < 0.7            # "majority"
 
 
 def test_se_attention_in_the_small_resnet():
@@ -200,6 +336,18 @@ def test_se_block_errors():
         se.se_attention(0)
 
 
+def test_attention_hook_and_cue_images_refuse_bad_arguments():
+    hook = se.se_attention(2)
+    with pytest.raises(ValueError, match="prefix"):
+        hook(keras.Input(shape=(4, 4, 8)), 5)
+    with pytest.raises(ValueError, match="n=1,000,000,000"):
+        se.channel_cue_images(10**9)
+    with pytest.raises(ValueError, match="size=100,000"):
+        se.channel_cue_images(1, 100_000)
+    images, _, _ = se.channel_cue_images(np.int64(3), np.int64(18))
+    assert images.shape == (3, 18, 18, 6)
+
+
 def test_cost_function_errors():
     with pytest.raises(ValueError, match="bias"):
         se.se_params(64, 4, bias="yes")
@@ -275,11 +423,50 @@ def test_block_params_exercise():
         assert not result.correct and result.message
 
 
+def channel_axis_se(x, ratio):
+    """The exercise's bug: the squeeze averages the channels of every pixel."""
+    channels = x.shape[-1]
+    s = keras.ops.mean(x, axis=-1, keepdims=True)
+    s = keras.layers.Dense(channels // ratio, activation="relu")(s)
+    s = keras.layers.Dense(channels, activation="sigmoid")(s)
+    return keras.layers.Multiply()([x, s])
+
+
 def buggy_se(x, ratio):
     channels = x.shape[-1]
     s = keras.layers.Dense(channels // ratio, activation="relu")(x)
     s = keras.layers.Dense(channels, activation="sigmoid")(s)
     return keras.layers.Multiply()([x, s])
+
+
+def se_variant(squeeze="avg", layer="dense", first="relu", last="sigmoid",
+               bias_initializer="zeros", separate_relu=False):
+    """An SE block built in one of the ways a learner may write it."""
+    def block(x, ratio):
+        channels = x.shape[-1]
+        if squeeze == "avg":
+            s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+        elif squeeze == "max":
+            s = keras.layers.GlobalMaxPooling2D(keepdims=True)(x)
+        else:
+            s = keras.ops.mean(x, axis=(1, 2), keepdims=squeeze == "ops")
+        act = None if separate_relu else first
+        if layer == "dense":
+            s = keras.layers.Dense(channels // ratio, activation=act,
+                                   bias_initializer=bias_initializer)(s)
+        else:
+            s = keras.layers.Conv2D(channels // ratio, 1, activation=act,
+                                    bias_initializer=bias_initializer)(s)
+        if separate_relu:
+            s = keras.layers.ReLU()(s)
+        if layer == "dense":
+            s = keras.layers.Dense(channels, activation=last,
+                                   bias_initializer=bias_initializer)(s)
+        else:
+            s = keras.layers.Conv2D(channels, 1, activation=last,
+                                    bias_initializer=bias_initializer)(s)
+        return keras.layers.Multiply()([x, s])
+    return block
 
 
 def fixed_but_wide(x, ratio):
@@ -304,51 +491,84 @@ def ratio_ignored(x, ratio):
     return keras.layers.Multiply()([x, s])
 
 
-def linear_bottleneck(x, ratio):
-    channels = x.shape[-1]
-    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
-    s = keras.layers.Dense(channels // ratio)(s)
-    s = keras.layers.Dense(channels, activation="sigmoid")(s)
-    return keras.layers.Multiply()([x, s])
+FIX = "squeeze-excitation-ex-fix"
 
 
-def separate_relu(x, ratio):
-    channels = x.shape[-1]
-    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
-    s = keras.layers.ReLU()(keras.layers.Conv2D(channels // ratio, 1)(s))
-    s = keras.layers.Conv2D(channels, 1, activation="sigmoid")(s)
-    return keras.layers.Multiply()([x, s])
+def test_fix_exercise_accepts_every_correct_se_block():
+    for block in (ex.reference_fix, se_variant(), se_variant(layer="conv"),
+                  se_variant(separate_relu=True), se_variant(squeeze="ops"),
+                  se_variant(squeeze="mean"),              # no keepdims
+                  se_variant(bias_initializer="ones"),
+                  se_variant(layer="conv", bias_initializer="ones")):
+        result = check(FIX, block)
+        assert result.correct, result.message
+        assert "not the channels' average" not in result.message
 
 
-def sigmoid_bottleneck(x, ratio):
-    channels = x.shape[-1]
-    s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
-    s = keras.layers.Dense(channels // ratio, activation="sigmoid")(s)
-    s = keras.layers.Dense(channels, activation="sigmoid")(s)
-    return keras.layers.Multiply()([x, s])
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+def test_fix_exercise_accepts_a_max_squeeze_with_a_note(layer):
+    """The paper's Table 11 ablates max pooling: effective, 0.29 points worse."""
+    result = check(FIX, se_variant(squeeze="max", layer=layer))
+    assert result.correct, result.message
+    assert "Table 11" in result.message and "22.57%" in result.message
 
 
-def test_fix_exercise():
-    label = "squeeze-excitation-ex-fix"
-    assert check(label, ex.reference_fix).correct
-    assert check(label, separate_relu).correct
-    assert "ratio=2" in check(label, ratio_ignored).message
-    assert "no non-linearity" in check(label, linear_bottleneck).message
-    assert "only the last one a sigmoid" in check(label, sigmoid_bottleneck).message
-    assert "every pixel separately" in check(label, buggy_se).message
-    assert "parameters" in check(label, fixed_but_wide).message
-    assert not check(label, fixed_but_wide).correct
-    assert "same factors" in check(label, fixed_gates).message
-    assert "sigmoid" in check(label, lambda x, r: x).message
-    assert "shape" in check(label, lambda x, r: x[:, :2]).message
-    assert "Keras tensor" in check(label, lambda x, r: np.zeros(3)).message
-    assert "Expected a function" in check(label, 3).message
-    assert "ZeroDivisionError" in check(label, lambda x, r: 1 / 0).message
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_fix_verdicts_do_not_depend_on_the_initial_weights(seed):
+    keras.utils.set_random_seed(seed)
+    assert check(FIX, se_variant(squeeze="max")).correct
+    assert check(FIX, se_variant(bias_initializer="ones")).correct
+    linear = check(FIX, se_variant(squeeze="max", first=None))
+    assert "no non-linearity" in linear.message
+    assert "no non-linearity" in check(FIX, se_variant(layer="conv", first=None)).message
+    squashing = check(FIX, se_variant(first="sigmoid", bias_initializer="ones"))
+    assert "only the last one a sigmoid" in squashing.message
+
+
+def test_fix_exercise_names_each_mistake():
+    assert "which axes does your squeeze average" in check(FIX, channel_axis_se).message
+    assert "every pixel separately" in check(FIX, buggy_se).message
+    assert "ratio=2" in check(FIX, ratio_ignored).message
+    assert "no non-linearity" in check(FIX, se_variant(first=None)).message
+    assert "only the last one a sigmoid" in check(FIX, se_variant(first="tanh")).message
+    assert "softmax" in check(FIX, se_variant(last="softmax")).message
+    assert "parameters" in check(FIX, fixed_but_wide).message
+    assert not check(FIX, fixed_but_wide).correct
+    assert "same factors" in check(FIX, fixed_gates).message
+    assert "sigmoid" in check(FIX, lambda x, r: x).message
+    assert "shape" in check(FIX, lambda x, r: x[:, :2]).message
+    assert "Keras tensor" in check(FIX, lambda x, r: np.zeros(3)).message
+    assert "Expected a function" in check(FIX, 3).message
+    assert "ZeroDivisionError" in check(FIX, lambda x, r: 1 / 0).message
 
     def leaves(x, r):
         raise SystemExit
 
-    assert "stop Python" in check(label, leaves).message
+    assert "stop Python" in check(FIX, leaves).message
+
+
+def test_fix_check_puts_back_the_weights_of_the_learners_own_layers():
+    reduce = keras.layers.Dense(4, activation="relu", bias_initializer="ones")
+    expand = keras.layers.Dense(16, activation="sigmoid")
+
+    def shared(x, ratio):
+        s = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+        return keras.layers.Multiply()([x, expand(reduce(s))])
+
+    shared(keras.Input(shape=(5, 6, 16)), 4)
+    before = [w.copy() for w in reduce.get_weights() + expand.get_weights()]
+    check(FIX, shared)
+    after = reduce.get_weights() + expand.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+
+
+def test_probe_values_match_for_dense_and_1x1_kernels():
+    dense = ex.probe_values((16, 4), "dense/kernel", np.random.default_rng(0))
+    conv = ex.probe_values((1, 1, 16, 4), "conv2d/kernel", np.random.default_rng(0))
+    np.testing.assert_array_equal(dense, conv[0, 0])
+    assert np.allclose(dense.var(), 1 / 16, rtol=0.5)
+    assert not ex.probe_values((4,), "dense/bias", None).any()
+    assert (ex.probe_values((4,), "bn/gamma", None) == 1).all()
 
 
 def test_fix_exercise_time_limit(monkeypatch):
@@ -360,6 +580,36 @@ def test_fix_exercise_time_limit(monkeypatch):
 
     result = check("squeeze-excitation-ex-fix", forever)
     assert not result.correct and "did not return" in result.message
+
+
+def test_budget_exercise():
+    label = "squeeze-excitation-ex-budget"
+    stages = ((3, 256), (4, 512), (6, 1024), (3, 2048))
+
+    def added(ratios):                                   # weights and biases
+        return sum(n * (2 * c * (c // r) + c // r + c)
+                   for (n, c), r in zip(stages, ratios))
+
+    assert added((16, 16, 16, 1024)) == 982_326 <= 1_000_000
+    for answer in ("(16, 16, 16, 1024)", "16 16 16 1024", "[32, 16, 16, 512]",
+                   "(16, 16, 16, 1,024)", (16, 16, 16, 1024), "(1, 4, 256, 2048)"):
+        result = check(label, answer)
+        assert result.correct, (answer, result.message)
+    # r = 512 in the last stage: the kernels fit, the biases do not.
+    assert added((16, 16, 16, 512)) == 1_006_908
+    assert "biases" in check(label, "(16, 16, 16, 512)").message
+    assert "conv5_x alone" in check(label, "(16, 16, 16, 16)").message
+    halve = check(label, "(16, 16, 16, 2048)")
+    assert not halve.correct and "halve the ratio of conv2_x" in halve.message
+    assert added((8, 16, 16, 2048)) <= 1_000_000
+    assert "power of two" in check(label, "(3, 16, 16, 1024)").message
+    assert "power of two" in check(label, "(16, 16, 16, 4096)").message
+    assert "four ratios" in check(label, "(16, 16, 16)").message
+    assert "whole number" in check(label, "abc").message
+    assert "whole number" in check(label, "16 16 16 1e3").message
+    for bad in (None, "", "(", "9" * 40, [1, 2]):
+        result = check(label, bad)
+        assert not result.correct and result.message
 
 
 def test_pre_exercise():
@@ -376,5 +626,8 @@ def test_pre_exercise():
 
 
 def test_exercise_kinds():
-    kinds = [e.kind for e in ex.EXERCISES]
-    assert len(kinds) >= 3 and 2 * kinds.count("arithmetic") <= len(kinds)
+    kinds = {e.label: e.kind for e in ex.EXERCISES}
+    assert kinds == {"squeeze-excitation-ex-block-params": "arithmetic",
+                     "squeeze-excitation-ex-fix": "debug",
+                     "squeeze-excitation-ex-pre": "arithmetic",
+                     "squeeze-excitation-ex-budget": "design"}

@@ -17,9 +17,12 @@ residual unit with the four placements of the paper's ablation
 (:func:`se_small`) and a synthetic task whose relevant channels depend on
 the input (:func:`channel_cue_images`).
 
-Paper: Hu, Shen and Sun, "Squeeze-and-Excitation Networks", CVPR 2018
-(arXiv:1709.01507): Figure 3 (the SE-ResNet module), section 4 (the cost),
-Table 10 (the reduction ratio), Figure 5 and Table 14 (where the block goes).
+Paper: Hu, Shen, Albanie, Sun and Wu, "Squeeze-and-Excitation Networks",
+IEEE TPAMI 42(8), 2020 (the journal version of the CVPR 2018 paper,
+arXiv:1709.01507; table and figure numbers are the journal's): Figure 3
+(the SE-ResNet module), section 4 (the cost), Table 10 (the reduction
+ratio), Table 11 (average or max squeeze), Figure 5 and Table 14 (where the
+block goes).
 
 Introduced in the squeeze-and-excitation chapter.
 """
@@ -42,6 +45,7 @@ __all__ = [
     "se_residual_unit",
     "se_small",
     "channel_cue_images",
+    "MAX_CUE_VALUES",
 ]
 
 #: Where :func:`se_residual_unit` puts the SE block (Figure 5 of the paper):
@@ -49,6 +53,9 @@ __all__ = [
 #: "pre" before the residual branch; "post" after the addition and its ReLU;
 #: "identity" on the shortcut, in parallel with the branch.
 PLACEMENTS = (None, "standard", "pre", "post", "identity")
+
+#: The most values :func:`channel_cue_images` makes (2**28 float32, 1 GiB).
+MAX_CUE_VALUES = 2**28
 
 #: SE-ResNet-50's stages as (blocks N_s, channels C_s that SE sees): the
 #: output channels of the bottleneck blocks of conv2_x..conv5_x.
@@ -93,7 +100,9 @@ def se_block(x, ratio: int = 16, *, prefix: str = "se_"):
     its gate (``{prefix}excite``). The two 1x1 convolutions on a 1x1 map are
     the paper's two fully connected layers; both have biases.
 
-    Paper: Hu et al. 2018 (arXiv:1709.01507), Figure 2 and Eqs. 2 to 4.
+    Paper: Hu et al., TPAMI 2020 (arXiv:1709.01507), Figure 1 and Eqs. 2
+    to 4. The paper's ablations (section 6) drop the two layers' biases on
+    ResNets; this block keeps them, as Keras's layers do by default.
 
     Args:
         x: Keras tensor of shape (batch, height, width, channels).
@@ -147,6 +156,7 @@ def se_attention(ratio: int = 16):
     ratio = _checks.integer_at_least(ratio, "ratio", 1, "The paper uses r = 16.")
 
     def attention(tensor, prefix):
+        prefix = _checks.prefix(prefix)
         return se_block(tensor, ratio, prefix=f"{prefix}se_")
 
     return attention
@@ -249,7 +259,7 @@ def se_residual_unit(x, filters: int, *, placement="standard", ratio: int = 16,
     size), "standard" and "post" its output, which is what makes their
     costs differ in a stage's first, projecting unit.
 
-    Paper: Hu et al. 2018 (arXiv:1709.01507), Figure 5 and Table 14.
+    Paper: Hu et al., TPAMI 2020 (arXiv:1709.01507), Figure 5 and Table 14.
 
     Args:
         x: Keras tensor of shape (batch, height, width, channels).
@@ -377,10 +387,12 @@ def channel_cue_images(n: int, size: int = 20, *, seed: int = 0,
     time. The frame is seven pixels from any square, so a stack of two 3x3
     convolutions (a 5x5 receptive field) sees the cue and a square together
     at no pixel, and a network that pools and then classifies linearly
-    cannot combine them exactly: a linear rule on the pooled features gets at
-    most 7 of the 8 equally likely cases right (87.5%), and training settles
-    near 75% (right whenever the two groups agree). A network that reads the cue from the pooled channels
-    and rescales the groups, as SE does, can reach 100%.
+    cannot combine them exactly: what it pools is a sum of what the cue
+    contributes and what each square contributes, and a linear rule on such
+    features gets at most 7 of the 8 equally likely (cue, square in A,
+    square in B) cases right (87.5%). Training settles near 75% (right
+    whenever the two groups agree). A network that reads the cue from the
+    pooled channels and rescales the groups, as SE does, can reach 100%.
 
     Args:
         n: number of images (>= 1).
@@ -394,7 +406,9 @@ def channel_cue_images(n: int, size: int = 20, *, seed: int = 0,
         labels in {0, 1}, and int64 (n,) cues (0: group A, 1: group B).
 
     Raises:
-        ValueError: for ``n`` < 1, ``size`` < 18, a bad seed or noise.
+        ValueError: for ``n`` < 1, ``size`` < 18, a bad seed or noise, or
+            more than :data:`MAX_CUE_VALUES` values in all (``n * size**2 *
+            6``), which would not fit in memory.
 
     Introduced in the squeeze-and-excitation chapter.
     """
@@ -404,6 +418,12 @@ def channel_cue_images(n: int, size: int = 20, *, seed: int = 0,
     seed = _checks.integer_at_least(seed, "seed", 0,
                                     "Pass a whole number such as 0 or 42.")
     noise = _checks.non_negative_number(noise, "noise")
+    if n * size * size * 6 > MAX_CUE_VALUES:
+        raise ValueError(
+            f"Expected at most {MAX_CUE_VALUES:,} values (n * size**2 * 6, "
+            f"float32); received n={n:,} and size={size:,}, which make "
+            f"{n * size * size * 6:,}. Ask for fewer or smaller images, e.g. "
+            "n=1200 and size=20.")
     rng = np.random.default_rng(seed)
     images = rng.normal(0.0, noise, (n, size, size, 6)).astype(np.float32)
     cues = rng.integers(0, 2, n)

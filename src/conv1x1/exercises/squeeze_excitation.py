@@ -1,17 +1,25 @@
 """Exercises of the chapter "Squeeze-and-excitation: channel attention".
 
-Three questions: the parameters of one SE block as Keras counts them
-(arithmetic), a block that forgot to pool (debug: the learner writes the
-fixed function), and what SE-PRE adds to ResNet-50 as a share of what the
-standard placement adds (conceptual).
+Four questions: the parameters of one SE block as Keras counts them
+(arithmetic), a block that squeezes the wrong axis (debug: the learner fixes
+the function in the cell above the check), what SE-PRE adds to ResNet-50 as
+a share of what the standard placement adds (arithmetic, as a choice), and
+per-stage reduction ratios that keep SE in every unit of ResNet-50 within a
+parameter budget (design).
 
-The debug checker builds the learner's block on a symbolic input, runs it
-on random maps and tests what channel attention must satisfy: one gate per
-image and channel, the same at every pixel, between 0 and 1, and depending
-on the image.
+The debug checker builds the learner's block on a symbolic input, gives its
+weights fixed values (biases zero), and tests what channel attention must
+satisfy: one gate per image and channel, the same at every pixel, between 0
+and 1, depending on the image, with an SE block's parameters and a ReLU
+bottleneck. With the weights fixed, every verdict is certain: it depends on
+what the learner's function computes, not on its random initial weights.
+A squeeze other than the average (global max pooling, the paper's Table 11
+alternative) is accepted, with a note.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -53,7 +61,7 @@ def _check_block_params(answer) -> Result:
 
 
 # --------------------------------------------------------------------------
-# squeeze-excitation-ex-fix: a block that applies Dense to the 4-D map.
+# squeeze-excitation-ex-fix: a block that squeezes the wrong axis.
 
 #: Input of the debug check: (height, width, channels), and the ratio passed.
 FIX_SHAPE, FIX_RATIO = (5, 6, 16), 4
@@ -64,6 +72,9 @@ TIME_LIMIT_S = 20.0
 
 #: A second ratio the block is built with: its parameters must follow ``ratio``.
 FIX_OTHER_RATIO = 2
+
+#: Seed of the fixed weights the check gives the learner's block.
+PROBE_SEED = 2018
 
 
 def _build(fn, ratio=FIX_RATIO):
@@ -83,39 +94,98 @@ def gates_of(model, x) -> np.ndarray:
     return y / np.asarray(x, dtype=np.float64)
 
 
-def _bottleneck_is_linear(model, rng) -> bool:
-    """Whether the gates' logits are an affine function of the pooled vector.
+def probe_values(shape, name: str, rng) -> np.ndarray:
+    """The fixed value the check gives one trainable weight of the learner's block.
 
-    Two maps that differ from a third by +c and -c per channel pool to
-    z0 + c and z0 - c. An affine logit at z0 is then the mean of the logits
-    at the two; a ReLU between the layers breaks that as soon as one of its
-    units changes sign, which random shifts of this size make certain.
+    Kernels get uniform values of variance 1 / fan-in drawn from ``rng`` in
+    order, so that a ``Dense`` kernel (C, k) and a 1x1 ``Conv2D`` kernel
+    (1, 1, C, k) get the same numbers; biases and batch normalization's
+    shifts get zeros, its scales ones.
     """
-    base = (rng.uniform(0.5, 1.5, (16, *FIX_SHAPE))
-            * rng.choice([-1.0, 1.0], (16, *FIX_SHAPE)))
-    shift = rng.uniform(-0.4, 0.4, (16, 1, 1, FIX_SHAPE[-1]))
+    shape = tuple(int(d) for d in shape)
+    leaf = name.rsplit("/", 1)[-1]
+    if len(shape) <= 1:
+        return np.full(shape, 1.0 if leaf == "gamma" else 0.0, np.float32)
+    fan_in = int(np.prod(shape[:-1]))
+    values = rng.uniform(-1.0, 1.0, int(np.prod(shape))) * np.sqrt(3.0 / fan_in)
+    return values.reshape(shape).astype(np.float32)
 
-    middle = _logits(model, base)
-    mean = (_logits(model, base + shift) + _logits(model, base - shift)) / 2
-    return bool(np.max(np.abs(middle - mean)) < 1e-3)
+
+class _FixedWeights:
+    """Give a model's trainable weights :func:`probe_values`; restore them on exit.
+
+    The verdict then depends on what the learner's function computes, never
+    on its random initial weights or its initializers (a bias that starts at
+    one, say). The weights are put back afterwards, in case the learner's
+    function reuses layers of their own notebook.
+    """
+
+    def __init__(self, model):
+        self.variables = list(model.trainable_weights)
+
+    def __enter__(self):
+        self.saved = [np.array(v.numpy()) for v in self.variables]
+        rng = np.random.default_rng(PROBE_SEED)
+        for variable in self.variables:
+            name = getattr(variable, "path", None) or variable.name
+            variable.assign(probe_values(variable.shape, name, rng))
+        return self
+
+    def __exit__(self, *exc):
+        for variable, value in zip(self.variables, self.saved):
+            variable.assign(value)
+        return False
 
 
-def _logits(model, x) -> np.ndarray:
-    """The gates' logits, log(s / (1 - s)), one row per image."""
-    gates = np.clip(gates_of(model, x.astype(np.float32))[:, 0, 0, :], 1e-7, 1 - 1e-7)
+def _maps(rng, n):
+    """``n`` random maps of FIX_SHAPE with values away from zero, of both signs."""
+    return (rng.uniform(0.5, 1.5, (n, *FIX_SHAPE))
+            * rng.choice([-1.0, 1.0], (n, *FIX_SHAPE)))
+
+
+def _constant_maps(z):
+    """Maps equal to ``z`` (n, C) at every pixel: average and max pooling give ``z``."""
+    return np.broadcast_to(z[:, None, None, :], (len(z), *FIX_SHAPE)).copy()
+
+
+def _logits(model, z) -> np.ndarray:
+    """The gates' logits, log(s / (1 - s)), on constant maps of ``z``, one row per image."""
+    gates = gates_of(model, _constant_maps(z).astype(np.float32))[:, 0, 0, :]
+    gates = np.clip(gates, 1e-7, 1 - 1e-7)
     return np.log(gates / (1 - gates))
 
 
-def _logits_scale_with_the_input(model, rng) -> bool:
-    """Whether doubling the input doubles the logits, as ReLU then a linear layer do.
+def excitation_kind(model, z) -> str:
+    """What the bottleneck computes from the pooled vector, with the biases at zero.
 
-    A freshly built block has zero biases, so an SE excitation,
-    ``W2 relu(W1 z)``, is positively homogeneous in the pooled vector ``z``;
-    a sigmoid (or any other squashing) in the bottleneck is not.
+    On maps that are constant over the pixels, any squeeze (average or max)
+    gives ``z`` itself, so the gates' logits are ``g(z)``, the excitation.
+    With the biases at zero, SE's ``W2 relu(W1 z)`` is positively
+    homogeneous, ``g(2z) = 2 g(z)``, and not odd, ``g(-z) != -g(z)`` (their
+    sum is ``W2 |W1 z|``); a linear bottleneck ``W2 W1 z`` is both; a
+    squashing one (sigmoid, tanh) neither. The weights are fixed by
+    :class:`_FixedWeights`, so the answer is certain, not probable.
+
+    Returns:
+        ``"relu"``, ``"linear"`` or ``"other"``.
     """
-    x = (rng.uniform(0.5, 1.5, (16, *FIX_SHAPE))
-         * rng.choice([-1.0, 1.0], (16, *FIX_SHAPE)))
-    return bool(np.allclose(_logits(model, 2 * x), 2 * _logits(model, x), atol=1e-3))
+    logits = _logits(model, z)
+    homogeneous = np.allclose(_logits(model, 2 * z), 2 * logits, atol=1e-3)
+    odd = np.allclose(_logits(model, -z), -logits, atol=1e-3)
+    if homogeneous and odd:
+        return "linear"
+    return "relu" if homogeneous else "other"
+
+
+def _squeezes_the_mean(model, x) -> bool:
+    """Whether the gates stay the same when each channel's maximum changes but not its mean."""
+    moved = x.copy()
+    moved[:, 0, 0, :] += 2.0          # a larger maximum ...
+    moved[:, 1, 1, :] -= 2.0          # ... and the same mean
+    # Read the factors at a pixel that did not move, where x is away from zero.
+    before = gates_of(model, x.astype(np.float32))[:, -1, -1, :]
+    after = gates_of(model, moved.astype(np.float32))[:, -1, -1, :]
+    return bool(np.allclose(before, after, atol=1e-4))
 
 
 def _check_fix(fn) -> Result:
@@ -124,15 +194,18 @@ def _check_fix(fn) -> Result:
     model, failure = _build(fn)
     if failure:
         return Result(False, failure)
-    rng = np.random.default_rng(0)
-    # Values away from zero, of both signs, so that y / x is well defined.
-    x = (rng.uniform(0.5, 1.5, (4, *FIX_SHAPE))
-         * rng.choice([-1.0, 1.0], (4, *FIX_SHAPE))).astype(np.float32)
     try:
-        gates = gates_of(model, x)
+        with _FixedWeights(model):
+            return _judge_fix(model, fn, se_params)
     except Exception as err:
         return Result(False, f"Running your block failed ({type(err).__name__}: "
                              f"{err}).")
+
+
+def _judge_fix(model, fn, se_params) -> Result:
+    rng = np.random.default_rng(0)
+    x = _maps(rng, 4).astype(np.float32)
+    gates = gates_of(model, x)
     if not np.all(np.isfinite(gates)):
         return Result(False, "Your block's output contains NaN or infinite values.")
     spread = np.ptp(gates, axis=(1, 2))
@@ -141,7 +214,9 @@ def _check_fix(fn) -> Result:
                              f"different factors (they differ by up to "
                              f"{np.max(spread):.3g}): it gates every pixel "
                              "separately. Channel attention has one gate per "
-                             "channel, computed from the pooled map.")
+                             "image and channel, computed from that channel's "
+                             "values at all H x W pixels: which axes does your "
+                             "squeeze average over?")
     per_channel = gates[:, 0, 0, :]
     if np.any(per_channel <= 0) or np.any(per_channel >= 1):
         return Result(False, "Your block's factors are not all between 0 and 1: "
@@ -149,6 +224,11 @@ def _check_fix(fn) -> Result:
     if np.max(np.ptp(per_channel, axis=0)) < 1e-6:
         return Result(False, "Your block multiplies every image by the same "
                              "factors: the gates must be computed from the image.")
+    if np.allclose(per_channel.sum(axis=1), 1.0, atol=1e-4):
+        return Result(False, "Your gates add up to 1 over the channels: a softmax. "
+                             "SE's gates are independent sigmoids, so that several "
+                             "channels can be emphasised at once, and all of them "
+                             "can stay near 1.")
     params = int(model.count_params())
     expected = se_params(FIX_SHAPE[-1], FIX_RATIO)
     if params != expected:
@@ -165,25 +245,35 @@ def _check_fix(fn) -> Result:
                              f"{int(other.count_params()):,} parameters instead of "
                              f"{expected:,}: the bottleneck's width must be "
                              "channels // ratio, with the ratio passed in.")
-    if _bottleneck_is_linear(model, rng):
-        return Result(False, "Your gates are a sigmoid of an affine function of "
+    z = (rng.uniform(0.5, 1.5, (8, FIX_SHAPE[-1]))
+         * rng.choice([-1.0, 1.0], (8, FIX_SHAPE[-1])))
+    kind = excitation_kind(model, z)
+    if kind == "linear":
+        return Result(False, "Your gates are a sigmoid of a linear function of "
                              "the pooled vector: the bottleneck has no "
                              "non-linearity. SE puts a ReLU after the first "
                              "fully connected layer.")
-    if not _logits_scale_with_the_input(model, rng):
+    if kind != "relu":
         return Result(False, "Your gates do not follow SE's excitation: with a "
-                             "ReLU between the two fully connected layers (whose "
-                             "biases start at zero), doubling the input doubles "
-                             "every gate's logit, and yours do not. Is the first "
-                             "layer's activation a ReLU, and only the last one a "
+                             "ReLU between the two fully connected layers (and "
+                             "their biases at zero, as the check sets them), "
+                             "doubling the pooled vector doubles every gate's "
+                             "logit, and yours do not. Is the first layer's "
+                             "activation a ReLU, and only the last one a "
                              "sigmoid?")
+    note = ""
+    if not _squeezes_the_mean(model, x):
+        note = (" Your squeeze is not the channels' average: global max "
+                "pooling, say, which the paper's Table 11 found effective and "
+                "slightly less accurate than the average (top-1 error 22.57% "
+                "against 22.28%).")
     return Result(True, "Correct: one gate per image and channel, the same at "
-                        f"every pixel, between 0 and 1, and {params:,} "
-                        "parameters, as in an SE block.")
+                        f"every pixel, between 0 and 1, from a ReLU bottleneck, "
+                        f"and {params:,} parameters, as in an SE block." + note)
 
 
 def reference_fix(x, ratio):
-    """The fixed block: pool first, then the two fully connected layers."""
+    """The fixed block: average over the pixels, then the two fully connected layers."""
     import keras
 
     channels = x.shape[-1]
@@ -220,6 +310,100 @@ def _check_pre(answer) -> Result:
     })
 
 
+# --------------------------------------------------------------------------
+# squeeze-excitation-ex-budget: one ratio per stage, SE in every unit, within
+# a parameter budget.
+
+#: Parameters (Keras's count: weights and biases) SE may add to ResNet-50.
+BUDGET = 1_000_000
+
+#: The stages of ResNet-50 that SE sees, by name.
+STAGE_NAMES = ("conv2_x", "conv3_x", "conv4_x", "conv5_x")
+
+
+def parse_ratios(answer) -> tuple[int, ...]:
+    """Four whole numbers from ``"(16, 16, 16, 1024)"``, ``"16 16 16 1024"``, a tuple ...
+
+    Raises:
+        ValueError: with a message meant for the learner.
+    """
+    example = "e.g. (8, 8, 8, 8), one ratio per stage from conv2_x to conv5_x"
+    if answer is None or (isinstance(answer, str) and not answer.strip()):
+        raise ValueError(f"The answer is empty: type four ratios, {example}.")
+    if isinstance(answer, (tuple, list)):
+        parts = [str(part).strip() for part in answer]
+    else:
+        text = str(answer).strip()
+        if text[:1] in "([" and text[-1:] in ")]":
+            text = text[1:-1]
+        parts = [part for part in re.split(r"[\s,;]+", text.strip()) if part]
+        if len(parts) > 4:   # thousands separators, as in (16, 16, 16, 1,024)
+            joined = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+            parts = [part for part in re.split(r"[\s,;]+", joined.strip()) if part]
+    for part in parts:
+        if not re.fullmatch(r"[0-9]{1,6}", part):
+            shown = part if len(part) <= 20 else part[:17] + "..."
+            raise ValueError(f"'{shown}' is not a whole number: type four "
+                             f"ratios, {example}.")
+    if len(parts) != 4:
+        raise ValueError(f"Expected four ratios, {example}; received "
+                         f"{len(parts)} value{'s' if len(parts) != 1 else ''}.")
+    return tuple(int(part) for part in parts)
+
+
+def budget_added(ratios) -> int:
+    """Parameters SE adds to ResNet-50 with one ratio per stage (Keras's count)."""
+    from conv1x1.squeeze_excitation import RESNET50_SE_STAGES, se_params
+
+    return sum(blocks * se_params(channels, ratio)
+               for (blocks, channels), ratio in zip(RESNET50_SE_STAGES, ratios))
+
+
+def _check_budget(answer) -> Result:
+    from conv1x1.squeeze_excitation import RESNET50_SE_STAGES, se_params
+
+    try:
+        ratios = parse_ratios(answer)
+    except ValueError as err:
+        return Result(False, str(err))
+    for name, (_, channels), ratio in zip(STAGE_NAMES, RESNET50_SE_STAGES, ratios):
+        if ratio < 1 or ratio > channels or ratio & (ratio - 1):
+            return Result(False, f"The ratio of {name} must be a power of two "
+                                 f"from 1 to its {channels} channels (so that "
+                                 f"C / r is a whole number); received {ratio}.")
+    added = budget_added(ratios)
+    if added > BUDGET:
+        weights = sum(blocks * se_params(channels, ratio, bias=False)
+                      for (blocks, channels), ratio in zip(RESNET50_SE_STAGES,
+                                                           ratios))
+        if weights <= BUDGET:
+            return Result(False, f"Over the budget: SE adds {added:,} parameters. "
+                                 f"Its kernels alone are {weights:,}, but Keras "
+                                 "also counts the biases, C/r + C in every block.")
+        shares = [blocks * se_params(channels, ratio) for (blocks, channels), ratio
+                  in zip(RESNET50_SE_STAGES, ratios)]
+        largest = int(np.argmax(shares))
+        return Result(False, f"Over the budget: SE adds {added:,} parameters, "
+                             f"{added - BUDGET:,} too many. {STAGE_NAMES[largest]} "
+                             f"alone adds {shares[largest]:,}: raise its ratio "
+                             "first.")
+    for i, ratio in enumerate(ratios):
+        if ratio >= 2:
+            wider = list(ratios)
+            wider[i] = ratio // 2
+            if budget_added(wider) <= BUDGET:
+                return Result(False, f"Within the budget ({added:,} parameters), "
+                                     f"but you could halve the ratio of "
+                                     f"{STAGE_NAMES[i]} to {ratio // 2} and still "
+                                     f"fit ({budget_added(wider):,}): a wider "
+                                     "bottleneck for free. Use the budget.")
+    standard = budget_added((16, 16, 16, 16))
+    return Result(True, f"Correct: SE in every unit for {added:,} parameters, "
+                        f"{added / standard:.0%} of the {standard:,} that r = 16 "
+                        "everywhere adds, and no ratio can be halved within the "
+                        "budget.")
+
+
 EXERCISES = (
     Exercise(
         label="squeeze-excitation-ex-block-params",
@@ -237,16 +421,17 @@ EXERCISES = (
         check=_check_fix,
         widget="function",
         function_name="my_se",
-        hints=("Print the shape of s after the first Dense layer: which axes "
-               "does Dense leave alone?",
-               "The gates must be computed from one vector per image: squeeze "
-               "the map first.",
-               "Start with keras.layers.GlobalAveragePooling2D(keepdims=True)(x) "
-               "and apply the two Dense layers to that (N, 1, 1, C) map."),
+        hints=("Print the shape of s after the squeeze: how many numbers per "
+               "image does it keep, and one for what?",
+               "x has shape (N, H, W, C). The squeeze must keep one number per "
+               "image and channel, the channel's mean over all H x W pixels.",
+               "Average over axes 1 and 2, keeping them as size 1 so that the "
+               "gates broadcast over the pixels: keras.ops.mean(x, axis=(1, 2), "
+               "keepdims=True), or GlobalAveragePooling2D(keepdims=True)."),
     ),
     Exercise(
         label="squeeze-excitation-ex-pre",
-        kind="conceptual",
+        kind="arithmetic",
         check=_check_pre,
         widget="choice",
         options=PRE_OPTIONS,
@@ -256,5 +441,18 @@ EXERCISES = (
                "of a stage and in the others: only the first units change.",
                "conv2_x's first unit receives 64 channels, the other stages' "
                "first units half their output's channels."),
+    ),
+    Exercise(
+        label="squeeze-excitation-ex-budget",
+        kind="design",
+        check=_check_budget,
+        hints=("Work out what SE adds in each stage at r = 16: "
+               "N_s (2 C_s^2 / r + C_s / r + C_s). Which stage takes most?",
+               "Raising one stage's ratio shrinks only that stage's kernels. "
+               "The last stage holds most of the 2.5 million: start there.",
+               "At r = 16, conv2_x to conv4_x add under 1,000,000 together; "
+               "find the smallest power of two for conv5_x that fits what is "
+               "left, then see whether another stage's ratio can be halved."),
+        placeholder="four ratios: (r2, r3, r4, r5)",
     ),
 )
