@@ -8,6 +8,14 @@ import tensorflow as tf
 from conv1x1 import inception
 from conv1x1.exercises import check, get
 
+# Table 1 of Szegedy et al. 2014, as printed: the six widths of every module
+# (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj), 3a to 5b.
+TABLE_1 = [(64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64),
+           (192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64),
+           (128, 128, 256, 24, 64, 64), (112, 144, 288, 32, 64, 64),
+           (256, 160, 320, 32, 128, 128), (256, 160, 320, 32, 128, 128),
+           (384, 192, 384, 48, 128, 128)]
+
 # Table 1 of Szegedy et al. 2014: input channels and map size of every module.
 MODULE_INPUTS = [(192, 28), (256, 28), (480, 14), (512, 14), (512, 14), (512, 14),
                  (528, 14), (832, 7), (832, 7)]
@@ -127,6 +135,66 @@ def test_auxiliary_classifier_parameters_and_errors():
         inception.auxiliary_classifier(np.zeros((1, 14, 14, 8)), prefix="a_")
 
 
+def test_auxiliary_classifier_computes_section_5s_network():
+    x = keras.Input(shape=(14, 14, 6))
+    model = keras.Model(x, inception.auxiliary_classifier(x, 5, prefix="a_"))
+    pool = model.get_layer("a_avgpool")
+    assert (tuple(pool.pool_size), tuple(pool.strides), pool.padding) == (
+        (5, 5), (3, 3), "valid")
+    assert model.get_layer("a_conv").filters == 128
+    assert model.get_layer("a_fc").units == 1024
+    assert [model.get_layer(n).activation.__name__
+            for n in ("a_conv", "a_fc", "a_classifier")] == [
+        "relu", "relu", "softmax"]
+    assert model.get_layer("a_classifier").input is model.get_layer(
+        "a_dropout").output
+    data = np.random.default_rng(4).normal(size=(2, 14, 14, 6)).astype("float32")
+    kc, bc = model.get_layer("a_conv").get_weights()
+    kf, bf = model.get_layer("a_fc").get_weights()
+    kl, bl = model.get_layer("a_classifier").get_weights()
+    h = tf.nn.avg_pool2d(data, 5, 3, "VALID").numpy()
+    h = np.maximum(h @ kc[0, 0] + bc, 0).reshape(2, -1)
+    h = np.maximum(h @ kf + bf, 0)          # dropout is off at inference
+    logits = h @ kl + bl
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model(data), expected, rtol=1e-4, atol=1e-6)
+    default = keras.Model(x, inception.auxiliary_classifier(x, prefix="b_"))
+    assert default.output.shape[-1] == 1000
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(n1x1=10**9), "n1x1 to be at most 65,536"),
+    (dict(n5x5=2**20), "n5x5 to be at most"),
+    (dict(pool_proj=float("nan")), "pool_proj"),
+])
+def test_inception_module_refuses_huge_widths(kwargs, words):
+    args = dict(n1x1=4, n3x3_reduce=4, n3x3=4, n5x5_reduce=4, n5x5=4,
+                pool_proj=4, prefix="m_")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        inception.inception_module(keras.Input(shape=(8, 8, 3)), **args)
+    with pytest.raises(ValueError, match="n3x3 to be at most"):
+        inception.naive_inception_module(keras.Input(shape=(8, 8, 3)), 4,
+                                         10**9, 4, prefix="n_")
+
+
+def test_the_modules_branches_read_what_figure_2b_says():
+    x = keras.Input(shape=(8, 8, 16))
+    model = keras.Model(x, inception.inception_module(x, 2, 3, 4, 1, 2, 2,
+                                                      prefix="m_"))
+    get = model.get_layer
+    for name in ("1x1", "3x3_reduce", "5x5_reduce", "pool"):
+        assert get(f"m_{name}").input is x
+    assert get("m_3x3").input is get("m_3x3_reduce").output
+    assert get("m_5x5").input is get("m_5x5_reduce").output
+    assert get("m_pool_proj").input is get("m_pool").output
+    pool = get("m_pool")
+    assert (tuple(pool.pool_size), tuple(pool.strides), pool.padding) == (
+        (3, 3), (1, 1), "same")
+    assert [t.shape[-1] for t in get("m_output").input] == [2, 4, 2, 2]
+
+
 # --------------------------------------------------------------------------
 # GoogLeNet
 
@@ -136,7 +204,9 @@ def googlenet():
 
 
 def test_googlenet_follows_table_1(googlenet):
-    rows = [row for stage in inception.GOOGLENET_STAGES for row in stage]
+    rows = TABLE_1
+    assert [row for stage in inception.GOOGLENET_STAGES
+            for row in stage] == TABLE_1
     names = ["3a", "3b", "4a", "4b", "4c", "4d", "4e", "5a", "5b"]
     outputs = [256, 480, 512, 512, 512, 528, 832, 832, 1024]
     for name, row, (c, h), out in zip(names, rows, MODULE_INPUTS, outputs):
@@ -152,7 +222,7 @@ def test_googlenet_follows_table_1(googlenet):
 
 
 def test_googlenet_parameters_and_macs_against_closed_form(googlenet):
-    rows = [row for stage in inception.GOOGLENET_STAGES for row in stage]
+    rows = TABLE_1
     stem = (7 * 7 * 3 * 64 + 64) + (64 * 64 + 64) + (9 * 64 * 192 + 192)
     modules = sum(module_params(c, *row) for (c, _), row in zip(MODULE_INPUTS, rows))
     assert googlenet.count_params() == stem + modules + 1024 * 1000 + 1000 == 6_998_552
@@ -170,6 +240,45 @@ def test_googlenet_auxiliary_classifiers_add_parameters_only_for_training(google
     assert model.count_params() == googlenet.count_params() + aux
     assert keras.Model(model.input, model.outputs[0]).count_params() == (
         googlenet.count_params())
+
+
+def test_googlenet_stem_and_head_are_figure_3s(googlenet):
+    get = googlenet.get_layer
+    conv1, conv2r, conv2 = get("conv1"), get("conv2_reduce"), get("conv2")
+    assert (conv1.filters, tuple(conv1.kernel_size), tuple(conv1.strides)) == (
+        64, (7, 7), (2, 2))
+    assert (conv2r.filters, tuple(conv2r.kernel_size)) == (64, (1, 1))
+    assert (conv2.filters, tuple(conv2.kernel_size)) == (192, (3, 3))
+    for name in ("pool1", "pool2", "pool3", "pool4"):
+        pool = get(name)
+        assert (tuple(pool.pool_size), tuple(pool.strides)) == ((3, 3), (2, 2))
+    assert get("pool1").input is conv1.output
+    assert conv2r.input is get("pool1").output and conv2.input is conv2r.output
+    assert get("inception_3a_1x1").input is get("pool2").output
+    assert get("pool3").input is get("inception_3b_output").output
+    assert get("avgpool").input is get("inception_5b_output").output
+    assert get("dropout").input is get("avgpool").output
+    assert get("classifier").input is get("dropout").output
+    assert get("classifier").activation.__name__ == "softmax"
+    convs = [layer for layer in googlenet.layers
+             if isinstance(layer, keras.layers.Conv2D)]
+    assert all(layer.activation.__name__ == "relu" for layer in convs)
+    # the defaults: 224x224 RGB, 1,000 classes, no auxiliary classifier
+    assert googlenet.input.shape[1:] == (224, 224, 3)
+    assert len(googlenet.outputs) == 1 and googlenet.output.shape[-1] == 1000
+    assert inception.GOOGLENET_AUX == ("4a", "4d")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(classes=10**9), "classes to be at most 100,000"),
+    (dict(aux_after=("4a", "4a")), "once"),
+    (dict(input_shape=(64, 64, 3), aux_after=("4a",)),
+     "module 4a of aux_after .* 4x4"),
+])
+def test_googlenet_refuses_what_would_fail_obscurely_or_silently(kwargs,
+                                                                 words):
+    with pytest.raises(ValueError, match=words):
+        inception.googlenet(**kwargs)
 
 
 @pytest.mark.parametrize("kwargs, words", [

@@ -80,6 +80,37 @@ def test_mlpconv_block_rejects_arrays():
         nin.mlpconv_block(np.zeros((1, 8, 8, 3)), 8, 3, (4,), prefix="b_")
 
 
+def test_mlpconv_block_default_is_relu_after_every_layer_in_order():
+    x = keras.Input(shape=(5, 5, 2))
+    model = keras.Model(x, nin.mlpconv_block(x, 3, 3, (4, 2), prefix="d_"))
+    data = np.random.default_rng(2).normal(size=(2, 5, 5, 2)).astype("float32")
+    k0, b0 = model.get_layer("d_conv").get_weights()
+    k1, b1 = model.get_layer("d_mlp1").get_weights()
+    k2, b2 = model.get_layer("d_mlp2").get_weights()
+    h = np.maximum(tf.nn.conv2d(data, k0, 1, "SAME").numpy() + b0, 0)
+    h = np.maximum(h @ k1[0, 0] + b1, 0)
+    expected = np.maximum(h @ k2[0, 0] + b2, 0)
+    np.testing.assert_allclose(model(data), expected, rtol=1e-5, atol=1e-5)
+    # the 1x1 layers read the spatial layer's output, one after the other
+    assert model.get_layer("d_mlp1").input is model.get_layer("d_conv").output
+    assert model.get_layer("d_mlp2").input is model.get_layer("d_mlp1").output
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(filters=10**9), "at most 65,536"),
+    (dict(kernel_size=10**6), "kernel_size to be at most 31"),
+    (dict(mlp=(8, 10**9)), "every width of mlp to be at most"),
+    (dict(filters=float("nan")), "filters"),
+    (dict(final_activation="nope"), "final_activation"),
+    (dict(final_activation=3), "final_activation"),
+])
+def test_mlpconv_block_refuses_huge_and_unknown_values(kwargs, words):
+    args = dict(filters=8, kernel_size=3, mlp=(8, 4), prefix="b_")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        nin.mlpconv_block(keras.Input(shape=(8, 8, 3)), **args)
+
+
 # --------------------------------------------------------------------------
 # nin and nin_small
 
@@ -137,6 +168,70 @@ def test_nin_rejects_bad_arguments(kwargs, words):
     for build in (nin.nin, nin.nin_small):
         with pytest.raises(ValueError, match=words):
             build(**kwargs)
+
+
+# The CIFAR-10 network of the authors' released model definition, written
+# here rather than read from nin.NIN_CIFAR10_STAGES: (filters, k, m1, m2).
+RELEASED_CIFAR10 = ((192, 5, 160, 96), (192, 5, 192, 192), (192, 3, 192, 10))
+
+
+def test_stage_table_is_the_released_model():
+    assert nin.NIN_CIFAR10_STAGES == RELEASED_CIFAR10
+    assert nin.nin().input.shape[1:] == (32, 32, 3)
+    assert nin.nin_small().input.shape[1:] == (32, 32, 3)
+
+
+def test_nin_layers_come_in_the_papers_order():
+    model = nin.nin()
+    kinds = [(type(layer).__name__, layer.name) for layer in model.layers]
+    expected = [("InputLayer", "input")]
+    for i in (1, 2, 3):
+        expected += [("Conv2D", f"block{i}_conv"), ("Conv2D", f"block{i}_mlp1"),
+                     ("Conv2D", f"block{i}_mlp2")]
+        if i < 3:
+            pool = "MaxPooling2D" if i == 1 else "AveragePooling2D"
+            expected += [(pool, f"block{i}_pool"),
+                         ("Dropout", f"block{i}_dropout")]
+    expected += [("GlobalAveragePooling2D", "global_avgpool"),
+                 ("Activation", "softmax")]
+    assert kinds == expected
+    for i in (1, 2):
+        pool = model.get_layer(f"block{i}_pool")
+        assert tuple(pool.pool_size) == (3, 3) and tuple(pool.strides) == (2, 2)
+        assert model.get_layer(f"block{i}_dropout").input is pool.output
+    assert model.get_layer("softmax").activation.__name__ == "softmax"
+
+
+def test_nin_computes_the_network_of_the_paper():
+    stages = ((6, 3, 5, 4), (5, 3, 4, 3))
+    model = nin.nin(input_shape=(9, 9, 2), stages=stages, dropout=0.5)
+    data = np.random.default_rng(3).normal(size=(2, 9, 9, 2)).astype("float32")
+
+    def conv(h, name):
+        kernel, bias = model.get_layer(name).get_weights()
+        return np.maximum(tf.nn.conv2d(h, kernel, 1, "SAME").numpy() + bias, 0)
+
+    h = data
+    for name in ("block1_conv", "block1_mlp1", "block1_mlp2"):
+        h = conv(h, name)
+    h = tf.nn.max_pool2d(h, 3, 2, "SAME").numpy()       # dropout: inference
+    for name in ("block2_conv", "block2_mlp1", "block2_mlp2"):
+        h = conv(h, name)
+    scores = h.mean(axis=(1, 2))
+    expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model(data), expected, rtol=1e-5, atol=1e-6)
+    assert tuple(model.get_layer("block1_pool").output.shape) == (None, 5, 5, 4)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(stages=((10**9, 3, 8, 4),)), "filters of stages row 0"),
+    (dict(stages=((8, 3, 8, 4), (8, 99, 8, 4))), "kernel_size of stages row 1"),
+    (dict(stages=((8, 3, 8, 10**6),)), "mlp2 of stages row 0"),
+    (dict(dropout=float("nan")), "dropout"),
+])
+def test_nin_refuses_huge_rows_before_keras_runs_out_of_memory(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        nin.nin(**kwargs)
 
 
 # --------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from conv1x1 import _checks
 
-__all__ = ["MODULE_FIELDS", "GOOGLENET_STAGES", "GOOGLENET_AUX",
+__all__ = ["MAX_CLASSES", "MAX_WIDTH", "MODULE_FIELDS", "GOOGLENET_STAGES",
+           "GOOGLENET_AUX",
            "INCEPTION_SMALL_STAGES", "naive_inception_module", "inception_module",
            "auxiliary_classifier", "googlenet", "inception_small"]
 
@@ -57,9 +58,34 @@ INCEPTION_SMALL_STAGES = (
 )
 
 
+#: The largest width (filters) and number of classes the builders accept:
+#: far beyond GoogLeNet's (384 filters, 1,000 classes), and small enough
+#: that a typo such as ``10**9`` gets this message rather than an
+#: out-of-memory error.
+MAX_WIDTH = 65_536
+MAX_CLASSES = 100_000
+
+
 def _widths(values, names):
-    return tuple(_checks.integer_at_least(v, n, 1, "Every branch needs at least one filter.")
-                 for v, n in zip(values, names))
+    widths = []
+    for value, name in zip(values, names):
+        value = _checks.integer_at_least(
+            value, name, 1, "Every branch needs at least one filter.")
+        if value > MAX_WIDTH:
+            raise ValueError(
+                f"Expected {name} to be at most {MAX_WIDTH:,} filters; "
+                f"received {value:,}. GoogLeNet's widest layer has 384.")
+        widths.append(value)
+    return tuple(widths)
+
+
+def _classes(value):
+    value = _checks.integer_at_least(value, "classes", 1)
+    if value > MAX_CLASSES:
+        raise ValueError(
+            f"Expected classes to be at most {MAX_CLASSES:,}; received "
+            f"{value:,}. ImageNet has 1,000.")
+    return value
 
 
 def naive_inception_module(x, n1x1: int, n3x3: int, n5x5: int, *, prefix: str):
@@ -84,7 +110,8 @@ def naive_inception_module(x, n1x1: int, n3x3: int, n5x5: int, *, prefix: str):
 
     Raises:
         ValueError: for an input that is not a 4-D Keras tensor, a filter count
-            that is not a positive integer or a prefix that is not a string.
+            that is not a positive integer, a width above :data:`MAX_WIDTH` or
+            a prefix that is not a string.
 
     Introduced in the Inception chapter.
     """
@@ -142,7 +169,8 @@ def inception_module(x, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int
 
     Raises:
         ValueError: for an input that is not a 4-D Keras tensor, a width that
-            is not a positive integer or a prefix that is not a string.
+            is not a positive integer, a width above :data:`MAX_WIDTH` or a
+            prefix that is not a string.
 
     Introduced in the Inception chapter.
     """
@@ -150,19 +178,23 @@ def inception_module(x, n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int
 
     _checks.feature_map(x)
     n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = _widths(
-        (n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj), MODULE_FIELDS)
+        (n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj),
+        MODULE_FIELDS)
     prefix = _checks.prefix(prefix)
 
     def conv(h, filters, k, name):
-        return keras.layers.Conv2D(filters, k, padding="same", activation="relu",
+        return keras.layers.Conv2D(filters, k, padding="same",
+                                   activation="relu",
                                    name=f"{prefix}{name}")(h)
 
     b1 = conv(x, n1x1, 1, "1x1")
     b3 = conv(conv(x, n3x3_reduce, 1, "3x3_reduce"), n3x3, 3, "3x3")
     b5 = conv(conv(x, n5x5_reduce, 1, "5x5_reduce"), n5x5, 5, "5x5")
-    pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{prefix}pool")(x)
+    pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same",
+                                       name=f"{prefix}pool")(x)
     bp = conv(pooled, pool_proj, 1, "pool_proj")
-    return keras.layers.Concatenate(axis=-1, name=f"{prefix}output")([b1, b3, b5, bp])
+    return keras.layers.Concatenate(axis=-1, name=f"{prefix}output")(
+        [b1, b3, b5, bp])
 
 
 def auxiliary_classifier(x, classes: int = 1000, *, prefix: str, dropout: float = 0.7):
@@ -191,15 +223,15 @@ def auxiliary_classifier(x, classes: int = 1000, *, prefix: str, dropout: float 
 
     Raises:
         ValueError: for an input that is not a 4-D Keras tensor or is smaller
-            than 5x5, classes < 1, a dropout rate outside [0, 1) or a prefix
-            that is not a string.
+            than 5x5, classes outside 1 to :data:`MAX_CLASSES`, a dropout
+            rate outside [0, 1) or a prefix that is not a string.
 
     Introduced in the Inception chapter.
     """
     import keras
 
     shape = _checks.feature_map(x)
-    classes = _checks.integer_at_least(classes, "classes", 1)
+    classes = _classes(classes)
     prefix = _checks.prefix(prefix)
     dropout = _checks.rate(dropout, "dropout", "The paper uses 0.7.")
     if shape[1] is None or shape[2] is None or min(shape[1], shape[2]) < 5:
@@ -273,16 +305,17 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, *, stages=GOOGLENE
         downloaded).
 
     Raises:
-        ValueError: for a malformed input shape or stage table, classes < 1,
-            a dropout rate outside [0, 1), or an ``aux_after`` name that is
-            not one of the modules.
+        ValueError: for a malformed input shape or stage table, classes
+            outside 1 to :data:`MAX_CLASSES`, a dropout rate outside [0, 1), or an ``aux_after`` name that is
+            not one of the modules, appears twice or names a module whose
+            map is smaller than 5x5.
 
     Introduced in the Inception chapter.
     """
     import keras
 
     input_shape = _checks.image_input_shape(input_shape, channels=None)
-    classes = _checks.integer_at_least(classes, "classes", 1)
+    classes = _classes(classes)
     stages = _stages(stages)
     dropout = _checks.rate(dropout, "dropout", "The paper uses 0.4.")
     name = _checks.name_or_none(name)
@@ -295,6 +328,10 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, *, stages=GOOGLENE
         if module not in known:
             raise ValueError(f"Expected every name in aux_after to be one of the modules "
                              f"{', '.join(known)}; received {module!r}.")
+    if len(set(aux_after)) != len(aux_after):
+        raise ValueError(f"Expected every name in aux_after once; received "
+                         f"{aux_after!r}. Each module takes at most one "
+                         "auxiliary classifier.")
 
     conv = keras.layers.Conv2D
     pool = keras.layers.MaxPooling2D
@@ -311,6 +348,13 @@ def googlenet(input_shape=(224, 224, 3), classes: int = 1000, *, stages=GOOGLENE
         for widths, module in zip(stage, stage_names):
             x = inception_module(x, *widths, prefix=f"inception_{module}_")
             if module in aux_after:
+                if min(x.shape[1], x.shape[2]) < 5:
+                    raise ValueError(
+                        f"Expected module {module} of aux_after to output a "
+                        f"map of at least 5x5 for the auxiliary classifier's "
+                        f"5x5 pooling; with input_shape {input_shape} it "
+                        f"outputs {x.shape[1]}x{x.shape[2]}. Use a larger "
+                        "input (224x224 in the paper) or an earlier module.")
                 aux.append(auxiliary_classifier(x, classes, prefix=f"aux_{module}_"))
     x = keras.layers.GlobalAveragePooling2D(name="avgpool")(x)
     if dropout:
@@ -349,15 +393,16 @@ def inception_small(input_shape=(32, 32, 3), classes: int = 4, *,
         An uncompiled ``keras.Model``.
 
     Raises:
-        ValueError: for a malformed input shape or stage table, classes < 1 or
-            ``reductions`` that is not True or False.
+        ValueError: for a malformed input shape or stage table, classes
+            outside 1 to :data:`MAX_CLASSES` or ``reductions`` that is not
+            True or False.
 
     Introduced in the Inception chapter.
     """
     import keras
 
     input_shape = _checks.image_input_shape(input_shape, channels=None)
-    classes = _checks.integer_at_least(classes, "classes", 1)
+    classes = _classes(classes)
     stages = _stages(stages)
     if not isinstance(reductions, bool):
         raise ValueError(f"Expected reductions to be True or False; received {reductions!r}.")

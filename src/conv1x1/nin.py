@@ -25,8 +25,9 @@ from __future__ import annotations
 from conv1x1 import _checks
 from conv1x1.training import pointwise_stack
 
-__all__ = ["NIN_CIFAR10_STAGES", "NIN_SMALL_STAGES", "STAGE_FIELDS",
-           "mlpconv_block", "nin", "nin_small"]
+__all__ = ["MAX_KERNEL", "MAX_WIDTH", "NIN_CIFAR10_STAGES",
+           "NIN_SMALL_STAGES", "STAGE_FIELDS", "mlpconv_block", "nin",
+           "nin_small"]
 
 #: The fields of one row of a NiN stage table: the spatial convolution's
 #: filters and kernel size, then the widths of the two 1x1 layers.
@@ -49,6 +50,30 @@ NIN_SMALL_STAGES = (
     (32, 3, 32, 4),
 )
 
+#: The largest width (output channels) and kernel size the builders accept:
+#: far beyond any network of the papers, and small enough that a typo such
+#: as ``10**9`` gets this message rather than an out-of-memory error.
+MAX_WIDTH = 65_536
+MAX_KERNEL = 31
+
+
+def _width(value, name: str) -> int:
+    value = _checks.integer_at_least(value, name, 1)
+    if value > MAX_WIDTH:
+        raise ValueError(
+            f"Expected {name} to be at most {MAX_WIDTH:,} channels; received "
+            f"{value:,}. NiN's widest layer has 192.")
+    return value
+
+
+def _kernel(value, name: str = "kernel_size") -> int:
+    value = _checks.integer_at_least(value, name, 1)
+    if value > MAX_KERNEL:
+        raise ValueError(
+            f"Expected {name} to be at most {MAX_KERNEL}; received {value:,}. "
+            "NiN's spatial convolutions are 5x5 and 3x3.")
+    return value
+
 
 def mlpconv_block(x, filters: int, kernel_size: int, mlp, *, prefix: str,
                   final_activation="relu"):
@@ -59,9 +84,11 @@ def mlpconv_block(x, filters: int, kernel_size: int, mlp, *, prefix: str,
     convolution per entry of ``mlp``, each with a ReLU except that the last
     one gets ``final_activation``. The 1x1 layers see one position at a time:
     together with the spatial convolution they form a small multilayer
-    perceptron applied to every k x k patch. With ``C`` input channels the
-    block has ``k*k*C*filters + filters`` parameters for the spatial layer
-    and ``c_in*c_out + c_out`` for each 1x1 layer.
+    perceptron applied to every k x k patch. The paper calls such a stack of
+    1x1 layers "cascaded cross channel parametric pooling"; the Caffe models
+    released with it name them ``cccp1``, ``cccp2``, ... With ``C`` input
+    channels the block has ``k*k*C*filters + filters`` parameters for the
+    spatial layer and ``c_in*c_out + c_out`` for each 1x1 layer.
 
     Paper: Lin, Chen and Yan, "Network In Network", 2013 (arXiv:1312.4400),
     section 3.1 and Figure 1.
@@ -83,24 +110,30 @@ def mlpconv_block(x, filters: int, kernel_size: int, mlp, *, prefix: str,
     Raises:
         ValueError: for an input that is not a 4-D Keras tensor, a filter
             count or kernel size that is not a positive integer, an empty
-            ``mlp`` or a prefix that is not a string.
+            ``mlp``, a width above :data:`MAX_WIDTH`, a kernel size above
+            :data:`MAX_KERNEL`, a prefix that is not a string or a
+            ``final_activation`` Keras does not know.
 
     Introduced in the Network In Network chapter.
     """
     import keras
 
     _checks.feature_map(x)
-    filters = _checks.integer_at_least(filters, "filters", 1)
-    kernel_size = _checks.integer_at_least(kernel_size, "kernel_size", 1)
+    filters = _width(filters, "filters")
+    kernel_size = _kernel(kernel_size)
     prefix = _checks.prefix(prefix)
-    if isinstance(mlp, (str, bytes)) or not isinstance(mlp, (tuple, list)) or not mlp:
+    if (isinstance(mlp, (str, bytes))
+            or not isinstance(mlp, (tuple, list)) or not mlp):
         raise ValueError(
-            "Expected mlp to be a non-empty sequence of widths, one per 1x1 layer "
-            f"(e.g. (160, 96)); received {mlp!r}.")
-    mlp = [_checks.integer_at_least(width, "every width of mlp", 1) for width in mlp]
-    h = keras.layers.Conv2D(filters, kernel_size, padding="same", activation="relu",
-                            name=f"{prefix}conv")(x)
-    return pointwise_stack(h, mlp, activation="relu", output_activation=final_activation,
+            "Expected mlp to be a non-empty sequence of widths, one per 1x1 "
+            f"layer (e.g. (160, 96)); received {mlp!r}.")
+    mlp = [_width(width, "every width of mlp") for width in mlp]
+    final_activation = _checks.activation(final_activation,
+                                          "final_activation")
+    h = keras.layers.Conv2D(filters, kernel_size, padding="same",
+                            activation="relu", name=f"{prefix}conv")(x)
+    return pointwise_stack(h, mlp, activation="relu",
+                           output_activation=final_activation,
                            prefix=f"{prefix}mlp")
 
 
@@ -109,6 +142,11 @@ def _nin(input_shape, stages, dropout, final_activation, name, average_after=())
 
     input_shape = _checks.image_input_shape(input_shape, channels=None)
     stages = _checks.stage_table(stages, STAGE_FIELDS)
+    for i, (filters, kernel_size, mlp1, mlp2) in enumerate(stages):
+        for value, field in zip((filters, mlp1, mlp2),
+                                ("filters", "mlp1", "mlp2")):
+            _width(value, f"{field} of stages row {i}")
+        _kernel(kernel_size, f"kernel_size of stages row {i}")
     dropout = _checks.rate(dropout, "dropout", "The paper uses 0.5; 0 leaves dropout out.")
     name = _checks.name_or_none(name)
     inputs = keras.Input(shape=input_shape, name="input")
