@@ -27,7 +27,8 @@ def test_grouped_pointwise_costs_the_closed_form(groups):
     (record,) = cost.layer_costs(model)
     assert record.kind == "pointwise"
     assert record.macs == h * w * c_in * c_out / groups
-    assert record.params == model.count_params() == c_in * c_out / groups + c_out
+    assert record.params == model.count_params()
+    assert record.params == c_in * c_out / groups + c_out
     assert cost.conv_macs(h, w, c_in, c_out, groups=groups) == record.macs
 
 
@@ -79,7 +80,8 @@ def test_shares_of_convnext_tiny_against_its_closed_form():
     model = modern.build_application("ConvNeXtTiny")
     shares = modern.pointwise_shares(model)
     depths, widths, sizes = (3, 3, 9, 3), (96, 192, 384, 768), (56, 28, 14, 7)
-    dense = sum(d * s * s * 8 * c * c for d, c, s in zip(depths, widths, sizes))
+    dense = sum(d * s * s * 8 * c * c
+                for d, c, s in zip(depths, widths, sizes))
     depthwise = sum(d * s * s * 49 * c
                     for d, c, s in zip(depths, widths, sizes))
     spatial = 56 * 56 * 16 * 3 * 96 + sum(
@@ -154,7 +156,7 @@ def test_mbconv_without_se_is_the_inverted_residual():
               if r.params]
     assert mine == theirs
     with_weights = [layer for layer in course.layers if layer.weights]
-    for a, b in zip([l for l in ours.layers if l.weights], with_weights):
+    for a, b in zip([y for y in ours.layers if y.weights], with_weights):
         a.set_weights(b.get_weights())
     probe = np.random.default_rng(0).normal(size=(2, 10, 10, 16))
     np.testing.assert_allclose(np.asarray(ours(probe)),
@@ -196,7 +198,8 @@ def test_profiler_counts_two_float_ops_per_mac():
     assert ops["Conv2D"] == 2 * conv
     assert ops["DepthwiseConv2dNative"] == 2 * depthwise
     assert ops["MatMul"] == 2 * dense
-    assert sum(r.macs for r in cost.layer_costs(model)) == conv + depthwise + dense
+    counted = sum(r.macs for r in cost.layer_costs(model))
+    assert counted == conv + depthwise + dense
 
 
 @pytest.mark.parametrize("call, words", [
