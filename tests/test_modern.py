@@ -241,3 +241,13 @@ def test_copy_weights_by_name_refuses_a_missing_namesake():
     assert modern.copy_weights_by_name(a, c) == ["one"]
     np.testing.assert_array_equal(c.get_layer("one").get_weights()[0],
                                   a.get_layer("one").get_weights()[0])
+
+
+def test_channel_dependence_of_a_grouped_layer_is_block_diagonal():
+    x = keras.Input((3, 3, 8))
+    model = keras.Model(x, keras.layers.Conv2D(12, 1, groups=4)(x))
+    linked = modern.channel_dependence(model)
+    # Input channel c (group c // 2) reaches output channel o (group o // 3).
+    expected = np.array([[c // 2 == o // 3 for o in range(12)]
+                         for c in range(8)])
+    assert np.array_equal(linked, expected)

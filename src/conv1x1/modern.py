@@ -47,6 +47,7 @@ __all__ = [
     "grouped_network",
     "cross_group_task",
     "groups_reached",
+    "channel_dependence",
     "mbconv",
     "copy_weights_by_name",
     "dense_as_pointwise",
@@ -377,6 +378,38 @@ def groups_reached(model, input_group: int, groups: int,
     diff = np.abs(np.asarray(model(changed)) - np.asarray(model(x)))
     per_group = diff.reshape(-1, groups, out_channels // groups)
     return {g for g in range(groups) if per_group[:, g].max() > 0}
+
+
+def channel_dependence(model, seed: int = 0) -> np.ndarray:
+    """Which output channels of ``model`` change with which input channels.
+
+    Perturbs one input channel at a time (at every position of four random
+    inputs, in one batch) and marks the output channels that change by
+    more than float32 rounding.
+
+    Args:
+        model: a Keras model (or any callable) from (N, H, W, C_in) with
+            known H, W, C_in to (N, ..., C_out).
+        seed: seed of the inputs and perturbations.
+
+    Returns:
+        A boolean array of shape (C_in, C_out).
+
+    Introduced in the chapter "1x1 convolutions in today's networks".
+    """
+    shape = tuple(int(d) for d in tuple(model.input.shape)[1:])
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(4, *shape)).astype("float32")
+    channels = shape[-1]
+    batch = [base]
+    for c in range(channels):
+        changed = base.copy()
+        changed[..., c] += rng.normal(size=changed[..., c].shape) + 1.0
+        batch.append(changed)
+    out = np.asarray(model(np.concatenate(batch), training=False))
+    out = out.reshape(channels + 1, 4, -1, out.shape[-1])
+    diff = np.abs(out[1:] - out[:1]).max(axis=(1, 2))      # (C_in, C_out)
+    return diff > 1e-6 * (1.0 + np.abs(out).max())
 
 
 # --------------------------------------------------------------------------

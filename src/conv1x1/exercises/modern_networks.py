@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from conv1x1.exercises._blocks import build_block
+from conv1x1.modern import channel_dependence
 from conv1x1.exercises._core import (
     Result,
     check_array,
@@ -95,27 +96,6 @@ def _check_reach(answer) -> Result:
 
 MIXING_SHAPE = (8, 8, 32)
 MIXING_BUDGET = 8 * 8 * 32 * 32 // 2
-
-
-def channel_dependence(model, shape=MIXING_SHAPE, seed: int = 0):
-    """A (C_in, C_out) boolean matrix: does output c_out change with c_in?
-
-    Perturbs one input channel at a time (all positions, four random
-    inputs) and marks the output channels that change.
-    """
-    rng = np.random.default_rng(seed)
-    base = rng.normal(size=(4, *shape)).astype("float32")
-    channels = shape[-1]
-    batch = [base]
-    for c in range(channels):
-        changed = base.copy()
-        changed[..., c] += rng.normal(size=changed[..., c].shape) + 1.0
-        batch.append(changed)
-    out = np.asarray(model(np.concatenate(batch), training=False))
-    out = out.reshape(channels + 1, 4, -1, out.shape[-1])
-    diff = np.abs(out[1:] - out[:1]).max(axis=(1, 2))      # (C_in, C_out)
-    scale = 1e-6 * (1.0 + np.abs(out).max())
-    return diff > scale
 
 
 def _check_mixing(fn) -> Result:
