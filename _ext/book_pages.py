@@ -11,6 +11,15 @@ and this extension adds it, after MathJax, to every page.
 
 It also sets the theme's default colour mode to "auto" (follow the reader's
 system setting); left unset, the theme logs a console error on a first visit.
+
+Exercises are numbered within their chapter ("Exercise 1" again in each),
+as lecture series such as QuantEcon's and d2l number them. sphinx-exercise
+takes its numbers from Sphinx's figure numbers, which run across the whole
+book unless the table of contents is numbered (then they would read
+"Exercise 3.1"). After Sphinx assigns them, each chapter's exercises are
+numbered again from 1 in the order Sphinx numbered them; before Sphinx
+assigns them on the next build, the book-wide numbers are put back, so that
+an unchanged chapter is not rewritten because its numbers differ.
 """
 
 from pathlib import Path
@@ -45,7 +54,35 @@ def _default_mode(app, config):
     config.html_context = context
 
 
+#: Figure types numbered within each document rather than across the book.
+PER_DOCUMENT = ("exercise",)
+
+
+def _restore_book_wide_numbers(app, env):
+    """Put back Sphinx's own numbers, so that it compares like with like."""
+    saved = getattr(env, "conv1x1_book_wide_fignumbers", None)
+    if saved is not None:
+        env.toc_fignumbers = saved
+    return []
+
+
+def _number_within_documents(app, env):
+    env.conv1x1_book_wide_fignumbers = {
+        docname: {figtype: dict(numbers) for figtype, numbers in types.items()}
+        for docname, types in env.toc_fignumbers.items()}
+    for types in env.toc_fignumbers.values():
+        for figtype in PER_DOCUMENT:
+            numbers = types.get(figtype)
+            if numbers:
+                in_order = sorted(numbers, key=numbers.get)
+                types[figtype] = {ids: (i,) for i, ids in enumerate(in_order, 1)}
+    return []
+
+
 def setup(app):
+    # Sphinx's toctree collector assigns figure numbers at the default priority (500).
+    app.connect("env-get-updated", _restore_book_wide_numbers, priority=400)
+    app.connect("env-get-updated", _number_within_documents, priority=600)
     app.connect("config-inited", _default_mode)
     app.connect("config-inited", _static_files)
     # MathJax itself is added with the default priority (500) and defer.

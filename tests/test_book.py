@@ -140,3 +140,62 @@ def test_book_builds_without_warnings(built_book):
         "WARNING: All log messages before absl", "")
     for doc in toc_files():
         assert (html / f"{doc}.html").exists(), f"{doc}.html was not built"
+
+
+#: An exercise's title as sphinx-exercise writes it, with its number.
+EXERCISE_TITLE = re.compile(r'class="admonition-title">(?:<[^>]+>)*\s*Exercise (\d+(?:\.\d+)*)')
+
+
+def _mini_book(folder):
+    """A two-chapter Sphinx project with the book's extension and sphinx-exercise."""
+    source = folder / "src"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / '_ext')!r})\n"
+        "extensions = ['sphinx_exercise', 'book_pages']\nnumfig = True\n")
+    (source / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n   one\n   two\n")
+    (source / "one.rst").write_text(
+        "One\n===\n\n.. exercise::\n   :label: one-a\n\n   A?\n\n"
+        ".. exercise::\n   :label: one-b\n\n   B?\n\n.. solution:: one-b\n\n   Yes.\n")
+    (source / "two.rst").write_text(
+        "Two\n===\n\n.. exercise::\n   :label: two-a\n\n   C?\n\n"
+        ".. solution:: two-a\n\n   Yes.\n")
+    return source
+
+
+def _sphinx_build(source, out):
+    build = Path(sys.executable).with_name("sphinx-build")
+    result = subprocess.run([str(build), "-q", "-W", "-b", "html", str(source), str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_exercises_are_numbered_within_their_chapter(tmp_path):
+    """Without the extension sphinx-exercise would number the second chapter's
+    exercise 3; with it each chapter starts at 1, and an unchanged chapter is
+    not written again on the next build."""
+    source, out = _mini_book(tmp_path), tmp_path / "html"
+    _sphinx_build(source, out)
+    one, two = (out / "one.html").read_text(), (out / "two.html").read_text()
+    assert EXERCISE_TITLE.findall(one) == ["1", "2"]
+    assert EXERCISE_TITLE.findall(two) == ["1"]
+    assert "Solution to" in two and re.search(r"Solution to.*?Exercise 1", two, re.S)
+    assert re.search(r"Solution to.*?Exercise 2", one, re.S)
+    written = {name: (out / name).stat().st_mtime_ns for name in ("one.html", "two.html")}
+    (source / "two.rst").write_text((source / "two.rst").read_text() + "\nMore text.\n")
+    _sphinx_build(source, out)
+    assert (out / "one.html").stat().st_mtime_ns == written["one.html"]
+    assert (out / "two.html").stat().st_mtime_ns != written["two.html"]
+    assert EXERCISE_TITLE.findall((out / "two.html").read_text()) == ["1"]
+
+
+def test_the_books_exercises_are_numbered_within_each_chapter(built_book):
+    html, _ = built_book
+    chapters = 0
+    for doc in toc_files():
+        page = html / f"{doc}.html"
+        numbers = EXERCISE_TITLE.findall(page.read_text()) if page.exists() else []
+        if numbers:
+            chapters += 1
+            assert numbers == [str(i) for i in range(1, len(numbers) + 1)], (doc, numbers)
+    assert chapters >= 3

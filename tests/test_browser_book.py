@@ -100,6 +100,48 @@ def test_page_minimums_follow_the_exercises():
     assert widgets_seen >= 3, "no chapter shows an exercise widget"
 
 
+#: The text of MathJax's error marks and of "Math input error" messages.
+MATH_ERRORS = """() => Array.from(document.querySelectorAll('mjx-merror, .MathJax_Error'))
+    .map(e => (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 120))
+    .concat(document.body.innerText.includes('Math input error')
+            ? ['Math input error'] : [])"""
+
+#: Text nodes of the article, outside code, outputs, widgets and typeset math,
+#: that still contain a dollar sign.
+DOLLARS_IN_TEXT = """() => {
+    const root = document.querySelector('article') || document.body;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const skip = 'pre, code, script, style, mjx-container, .jupyter-widgets, '
+                 + '.cell_output, .output, .highlight';
+    const found = [];
+    while (walker.nextNode()) {
+        const node = walker.currentNode;
+        if (node.textContent.includes('$') && !node.parentElement.closest(skip)) {
+            found.push(node.textContent.trim().slice(0, 120));
+        }
+    }
+    return found;
+}"""
+
+
+def test_the_math_checks_find_broken_formulas(browser):
+    """Without the book: the two scripts flag a MathJax error and a stray '$'."""
+    page = browser.new_page()
+    try:
+        page.set_content(
+            "<article><p>Fine $$ in code: <code>cost = $5</code></p>"
+            "<pre>echo $HOME</pre><mjx-container>x</mjx-container></article>")
+        assert page.evaluate(MATH_ERRORS) == []
+        assert page.evaluate(DOLLARS_IN_TEXT) == ["Fine $$ in code:"]
+        page.set_content("<article><p>ok</p><mjx-merror data-mjx-error="
+                         "'Missing close brace'>x</mjx-merror>"
+                         "<ul><li>b_2\\big)$, with</li></ul></article>")
+        assert page.evaluate(MATH_ERRORS) == ["Missing close brace"]
+        assert page.evaluate(DOLLARS_IN_TEXT) == ["b_2\\big)$, with"]
+    finally:
+        page.close()
+
+
 def real_errors(errors):
     return [e for e in errors if not any(p.search(e) for p in HARMLESS)]
 
@@ -134,6 +176,13 @@ def test_page_works_offline(served_book, context, name):
     assert untypeset == [], f"math left untypeset: {untypeset}"
     assert page.query_selector("main") is not None, f"{name} has no <main> element"
     assert "\\(" not in page.inner_text("main")
+    # Math that MathJax could not read, and math that never reached it: a formula
+    # broken by Markdown (a line starting with "+" read as a list item) leaves its
+    # dollar signs in the text.
+    merrors = page.evaluate(MATH_ERRORS)
+    assert merrors == [], f"{name}: MathJax errors: {merrors}"
+    dollars = page.evaluate(DOLLARS_IN_TEXT)
+    assert dollars == [], f"{name}: '$' left in the rendered text: {dollars}"
 
     # Widgets: the page has at least one saved view per show() cell of its
     # notebook, and each saved view is rendered by the HTML manager.

@@ -23,7 +23,9 @@ For each ``{exercise}`` block of a notebook in ``book/``:
 """
 
 import ast
+import copy
 import importlib
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
@@ -569,3 +571,552 @@ def test_the_fence_check_catches_an_inner_code_block():
     long = "````{exercise}\n:label: x\n\nText\n\n```python\ncode\n```\n\nMore\n````"
     assert not _closing_fence_is_the_last_line(short)
     assert _closing_fence_is_the_last_line(long)
+
+
+# --------------------------------------------------------------------------
+# Run All is safe: a worked solution never touches the learner's names.
+#
+# Run All executes the folded solutions after the learner's own cells. A
+# solution that binds the learner's function (or anything else the chapter's
+# own cells bind) replaces the learner's version, so Check grades the
+# reference; one that asserts on the learner's function fails as soon as the
+# learner fixes it. Reference answers are named ``solution_<name>`` and buggy
+# copies ``buggy_<name>``.
+
+WORKED = "# Worked solution (expand to read)."
+
+
+def _targets(node):
+    """The names a binding target binds (``a``, ``a, (b, *c)``), in order."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Starred):
+        return _targets(node.value)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return [name for element in node.elts for name in _targets(element)]
+    return []      # an attribute or a subscript binds no name
+
+
+def _function_globals(function):
+    """Names a function body declares ``global`` (assigning them binds the module's)."""
+    return {name for node in ast.walk(function) if isinstance(node, ast.Global)
+            for name in node.names}
+
+
+def module_bindings(code):
+    """The names a cell binds in the kernel's namespace, with their line numbers.
+
+    Counted: assignment (plain, augmented, annotated, walrus, also inside a
+    comprehension), ``def``, ``class``, imports (their ``as`` name or first
+    component), ``for`` and ``with ... as`` targets, ``except ... as``,
+    ``match`` captures, ``del``, and names a function declares ``global``.
+    Not counted: what a function or class body binds for itself, the
+    variables of a comprehension. Returns ``{name: line}`` (the first line).
+    Raises SyntaxError for code that does not parse.
+    """
+    found = {}
+
+    def bind(name, node):
+        found.setdefault(name, node.lineno)
+
+    def visit(node, in_comprehension=False):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bind(node.name, node)
+            for decorator in node.decorator_list:
+                visit(decorator)
+            declared = _function_globals(node)
+            for inner in ast.walk(node):
+                if isinstance(inner, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                    targets = inner.targets if isinstance(inner, ast.Assign) else [inner.target]
+                    for target in targets:
+                        for name in _targets(target):
+                            if name in declared:
+                                bind(name, inner)
+            return
+        if isinstance(node, ast.Lambda):
+            return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            for child in ast.iter_child_nodes(node):
+                visit(child, in_comprehension=True)
+            return
+        if isinstance(node, ast.NamedExpr):
+            bind(node.target.id, node)
+        elif in_comprehension:
+            pass           # a comprehension's own variables stay inside it
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in _targets(target):
+                    bind(name, node)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            for name in _targets(node.target):
+                bind(name, node)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            for name in _targets(node.target):
+                bind(name, node)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    for name in _targets(item.optional_vars):
+                        bind(name, node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    bind(alias.asname or alias.name.split(".")[0], node)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bind(node.name, node)
+        elif isinstance(node, ast.Delete):
+            for target in node.targets:
+                for name in _targets(target):
+                    bind(name, node)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bind(node.name, node)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bind(node.rest, node)
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_comprehension)
+
+    visit(ast.parse(code))
+    return found
+
+
+def _names_in(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def uses_on(code, names):
+    """How a cell hands one of ``names`` to a check: ``[(name, how, line)]``.
+
+    Found: a name inside the arguments of a ``check(...)`` call (after the
+    label), and a name inside an ``assert`` statement's test. Either runs the
+    learner's object, and makes the solution's verdict depend on it.
+    """
+    found = []
+    for node in sorted(ast.walk(ast.parse(code)), key=lambda n: getattr(n, "lineno", 0)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "check"):
+            arguments = [*node.args[1:], *(k.value for k in node.keywords)]
+            for name in sorted(set().union(*map(_names_in, arguments)) & set(names)):
+                found.append((name, "passes it to check()", node.lineno))
+        elif isinstance(node, ast.Assert):
+            for name in sorted(_names_in(node.test) & set(names)):
+                found.append((name, "asserts on it", node.lineno))
+    return found
+
+
+def run_all_problems(name, cells, found, registered):
+    """Why Run All would undo or break a learner's work in a chapter, or [].
+
+    ``cells`` are the notebook's cells, ``found`` its exercises (from
+    :func:`exercises_in`). The chapter's names are those its code cells outside
+    the solutions bind, and every function exercise's ``function_name``; the
+    learner's names, which no solution may pass to check() or assert on, are
+    the function names and what the code cells between a question and its
+    solution bind (stubs, buggy code to fix). Every problem names the chapter,
+    the exercise and the name.
+    """
+    problems = []
+    in_solution = {index for item in found.values() for index, _ in item.solution}
+    owners = {index: label for label, item in found.items() for index, _ in item.solution}
+    chapter, learner = {}, {}
+    for label, item in found.items():
+        exercise = registered.get(label)
+        if exercise is not None and exercise.function_name:
+            chapter.setdefault(exercise.function_name, f"is the function {label} asks for")
+            learner.setdefault(exercise.function_name, f"the function {label} asks for")
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or index in in_solution:
+            continue
+        try:
+            bound = module_bindings(source(cell))
+        except SyntaxError:
+            continue       # a learner's half-written cell; nbval reports real errors
+        for bound_name in bound:
+            chapter.setdefault(bound_name, f"cell {index} binds too")
+        for label, item in found.items():
+            if item.index < index < (item.solution_start or len(cells)):
+                for bound_name in bound:
+                    learner.setdefault(bound_name, f"the learner's cell {index} under {label}")
+    for index in sorted(in_solution):
+        cell = cells[index]
+        if cell["cell_type"] != "code":
+            continue
+        label = owners[index]
+        where = f"{name} cell {index} (solution of {label})"
+        text = source(cell)
+        if text.split("\n", 1)[0] != WORKED:
+            problems.append(f"{where}: its first line must be exactly {WORKED!r} "
+                            "(JupyterLab shows it on the folded cell)")
+        try:
+            bound = module_bindings(text)
+        except SyntaxError as err:
+            problems.append(f"{where}: does not parse ({err.msg}, line {err.lineno})")
+            continue
+        for bound_name, line in bound.items():
+            # "_" is a throwaway, and IPython rebinds it after every output.
+            if bound_name in chapter and bound_name != "_":
+                problems.append(
+                    f"{where}, line {line}: binds {bound_name!r}, which "
+                    f"{chapter[bound_name]}; Run All would replace the learner's "
+                    f"{bound_name}. Name it solution_{bound_name} (a reference) or "
+                    f"buggy_{bound_name} (a private copy of the bug)")
+        for used, how, line in uses_on(text, learner):
+            problems.append(f"{where}, line {line}: {how}: {used!r} is the learner's "
+                            f"({learner[used]}); after Run All the solution would judge "
+                            "the learner's version. Use solution_/buggy_ copies")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_run_all_leaves_the_learners_names_alone(path):
+    problems = run_all_problems(path.name, read(path), CHAPTERS[path.stem][0], REGISTERED)
+    assert problems == [], "\n".join(problems)
+
+
+def debug_code_problems(name, cells, found, registered):
+    """A find-the-bug exercise keeps its buggy code in a code cell above its widget.
+
+    The learner edits that cell; code only in the question's text opens as raw
+    Markdown in JupyterLab. Returns one problem per debug exercise of
+    ``found`` whose ``function_name`` no code cell between the question and
+    its ``show`` cell defines.
+    """
+    problems = []
+    for label, item in found.items():
+        exercise = registered.get(label)
+        if exercise is None or exercise.kind != "debug" or not exercise.function_name:
+            continue
+        end = next((i for i in range(item.index + 1, len(cells))
+                    if source(cells[i]).strip() == f'show("{label}")'), len(cells))
+        defined = []
+        for index in range(item.index + 1, end):
+            if cells[index]["cell_type"] == "code":
+                try:
+                    tree = ast.parse(source(cells[index]))
+                except SyntaxError:
+                    continue
+                defined += [node for node in tree.body if isinstance(node, ast.FunctionDef)
+                            and node.name == exercise.function_name]
+        if not defined:
+            problems.append(f"{name}: the buggy {exercise.function_name} of {label} must be "
+                            "in a code cell between the question and its widget")
+        elif all(_is_stub(function) for function in defined):
+            problems.append(f"{name}: {exercise.function_name} above the widget of {label} "
+                            "is a stub; a find-the-bug exercise puts the buggy code there")
+    return problems
+
+
+def _is_stub(function):
+    """Whether a function only raises, passes or has a docstring: nothing to debug."""
+    return all(isinstance(statement, (ast.Raise, ast.Pass))
+               or (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))
+               for statement in function.body)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_find_the_bug_exercise_has_its_code_in_a_cell(path):
+    problems = debug_code_problems(path.name, read(path), CHAPTERS[path.stem][0], REGISTERED)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("code, names", [
+    ("x = 1", {"x"}),
+    ("a, (b, *c) = 1, (2, 3, 4)", {"a", "b", "c"}),
+    ("a = b = 2\nd += 1\ne: int = 3\nf: int", {"a", "b", "d", "e", "f"}),
+    ("o.attr = 1\nitems[0] = 2", set()),
+    ("def my_block(x):\n    y = x\n    return y", {"my_block"}),
+    ("async def f():\n    pass\nclass Head:\n    size = 3", {"f", "Head"}),
+    ("import numpy as np, os.path\nfrom math import pi as PI, tau", {"np", "os", "PI", "tau"}),
+    ("for i, (j, k) in pairs:\n    z = i", {"i", "j", "k", "z"}),
+    ("with open(p) as fh, lock as (a, b):\n    pass", {"fh", "a", "b"}),
+    ("if (n := 10) > 5:\n    pass", {"n"}),
+    ("[y := v for v in range(3)]\n[w for w in range(3)]", {"y"}),
+    ("try:\n    pass\nexcept ValueError as err:\n    pass", {"err"}),
+    ("del old", {"old"}),
+    ("def set_it():\n    global shared\n    shared = 1", {"set_it", "shared"}),
+    ("f = lambda q: q\n{k: v for k, v in d.items()}", {"f"}),
+    ("match p:\n    case [first, *rest]:\n        pass\n    case {'a': 1, **more}:\n"
+     "        pass\n    case Point(x=px) as whole:\n        pass",
+     {"first", "rest", "more", "px", "whole"}),
+    ("@decorate(size := 3)\ndef g():\n    pass", {"g", "size"}),
+])
+def test_module_bindings_finds_every_way_to_bind_a_name(code, names):
+    assert set(module_bindings(code)) == names
+
+
+def test_module_bindings_reports_lines_and_rejects_broken_code():
+    assert module_bindings("a = 1\n\nb = 2\na = 3") == {"a": 1, "b": 3}
+    with pytest.raises(SyntaxError):
+        module_bindings("def broken(:\n")
+
+
+def test_uses_on_finds_a_check_or_assert_on_the_learners_name():
+    code = ('result = check("x-ex-a", my_fn)\n'
+            'assert not check("x-ex-a", partial(my_fn, d=3)).correct\n'
+            'assert my_fn(2) == 4\n'
+            'assert check("x-ex-a", solution_my_fn).correct\n'
+            'check("my_fn", answer=my_fn)\n')
+    assert sorted(uses_on(code, {"my_fn"}), key=lambda use: use[2]) == [
+        ("my_fn", "passes it to check()", 1), ("my_fn", "asserts on it", 2),
+        ("my_fn", "passes it to check()", 2), ("my_fn", "asserts on it", 3),
+        ("my_fn", "passes it to check()", 5)]
+    assert uses_on(code.replace("my_fn", "solution_my_fn"), {"my_fn"}) == []
+
+
+def _run_all_demo(tmp_path, stub, solution, learner_cell="def my_block(x):\n    return x"):
+    cells = [
+        _code("from conv1x1.exercises import check, show\nlayer = 3"),
+        _markdown("```{exercise}\n:label: demo-ex-f\n\nWrite my_block.\n```"),
+        _code(learner_cell),
+        _code('show("demo-ex-f")', tags=["remove-input"]),
+        _markdown("````{solution-start} demo-ex-f\n:class: dropdown\n````"),
+        _code(solution, jupyter=HIDDEN),
+        _markdown("````{solution-end}\n````"),
+    ]
+    found, _ = _demo(tmp_path, cells)
+    return run_all_problems("demo.ipynb", cells, found, _fake_registry())
+
+
+@pytest.mark.parametrize("solution, expected", [
+    # The issue's cases: a solution redefines the learner's function ...
+    ("def my_block(x):\n    return x", "binds 'my_block', which is the function demo-ex-f"),
+    ("my_block = make_block(64)", "binds 'my_block'"),
+    ("for my_block in (a, b):\n    pass", "binds 'my_block'"),
+    ("from conv1x1.squeezenet import fire_module as my_block", "binds 'my_block'"),
+    ("if (my_block := make()):\n    pass", "binds 'my_block'"),
+    # ... or asserts that the learner's function is still wrong.
+    ('assert not check("demo-ex-f", my_block).correct', "asserts on it: 'my_block'"),
+    ('result = check("demo-ex-f", my_block)', "passes it to check(): 'my_block'"),
+    # ... or binds a name the chapter's own cells bind.
+    ("layer = 4", "binds 'layer', which cell 0 binds too"),
+    ("def helper():\n    global layer\n    layer = 5", "binds 'layer'"),
+])
+def test_run_all_problems_catches_a_solution_on_the_learners_names(tmp_path, solution,
+                                                                   expected):
+    problems = _run_all_demo(tmp_path, None, f"{WORKED}\n{solution}")
+    assert any(expected in p for p in problems), problems
+    assert all(p.startswith("demo.ipynb cell 5 (solution of demo-ex-f), line ")
+               for p in problems), problems
+
+
+def test_run_all_problems_accepts_solution_names_and_checks_the_first_line(tmp_path):
+    good = (f"{WORKED}\ndef solution_my_block(x):\n    return x\n\n\n"
+            "def buggy_my_block(x):\n    return 2 * x\n\n\n"
+            'assert check("demo-ex-f", solution_my_block).correct\n'
+            'assert not check("demo-ex-f", buggy_my_block).correct\n')
+    assert _run_all_demo(tmp_path, None, good) == []
+    problems = _run_all_demo(tmp_path, None, good.replace(WORKED + "\n", ""))
+    assert len(problems) == 1 and "its first line must be exactly" in problems[0]
+    # What the learner's own cell binds is the learner's, not only the function.
+    problems = _run_all_demo(tmp_path, None, f"{WORKED}\nassert width > 3",
+                             learner_cell="width = 2\ndef my_block(x):\n    return x")
+    assert len(problems) == 1 and "asserts on it: 'width' is the learner's" in problems[0]
+
+
+def test_debug_code_problems_wants_the_bug_in_a_code_cell(tmp_path):
+    from conv1x1.exercises import Exercise, Result
+
+    registry = {"demo-ex-f": Exercise("demo-ex-f", "debug", lambda a: Result(False, ""),
+                                      widget="function", function_name="my_block")}
+    with_cell = [_markdown("```{exercise}\n:label: demo-ex-f\n\nFix it.\n```"),
+                 _code("def my_block(x):\n    return x"),
+                 _code('show("demo-ex-f")', tags=["remove-input"])]
+    found, _ = _demo(tmp_path, with_cell)
+    assert debug_code_problems("demo", with_cell, found, registry) == []
+    in_text = [_markdown("````{exercise}\n:label: demo-ex-f\n\nFix it:\n\n```python\n"
+                         "def my_block(x):\n    return x\n```\n````"),
+               _code('show("demo-ex-f")', tags=["remove-input"])]
+    found, _ = _demo(tmp_path, in_text)
+    assert debug_code_problems("demo", in_text, found, registry) == [
+        "demo: the buggy my_block of demo-ex-f must be in a code cell between the "
+        "question and its widget"]
+    with_stub = [with_cell[0], _code("def my_block(x):\n    # fix me\n    raise NotImplementedError"),
+                 with_cell[2]]
+    found, _ = _demo(tmp_path, with_stub)
+    assert debug_code_problems("demo", with_stub, found, registry) == [
+        "demo: my_block above the widget of demo-ex-f is a stub; a find-the-bug exercise "
+        "puts the buggy code there"]
+
+
+def math_line_problems(name, cells):
+    """Markdown lines inside math that start with ``+`` or ``-``.
+
+    Such a line is read as a list item (in JupyterLab, and in the book for
+    inline math), which breaks the formula. Math is what lies between ``$$``
+    lines, and between single ``$`` of a paragraph outside code spans.
+    """
+    problems = []
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        display, inline, fence = False, False, None
+        for number, line in enumerate(source(cell).splitlines(), 1):
+            stripped = line.strip()
+            opened = re.match(r"(`{3,}|~{3,})", stripped)
+            if fence:
+                if stripped.startswith(fence):
+                    fence = None
+                continue
+            if opened and "{math}" not in stripped:
+                fence = opened.group(1)
+                continue
+            if (display or inline) and re.match(r"[+-](\s|$)", stripped):
+                problems.append(f"{name} cell {index}, line {number}: a line of a formula "
+                                f"starts with {stripped[0]!r}, which Markdown reads as a "
+                                f"list item; end the line above with it instead: {stripped!r}")
+            if not stripped:
+                inline = False          # a paragraph ends; inline math cannot span it
+            text = re.sub(r"`[^`]*`", "", line.replace("\\$", ""))
+            if stripped.startswith("$$"):
+                display = not display if stripped.count("$$") == 1 else display
+                continue
+            if not display and text.count("$") % 2:
+                inline = not inline
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_line_of_a_formula_starts_with_plus_or_minus(path):
+    problems = math_line_problems(path.name, read(path))
+    assert problems == [], "\n".join(problems)
+
+
+def test_math_line_problems_finds_a_formula_line_read_as_a_list_item():
+    broken = [_markdown("In general\n\n$$\nP = a\n+ (9 s + 1) e.\n$$ (eq-p)\n\nDone."),
+              _markdown("The gate is $\\sigma\\big(W_2 z\n+ b_2\\big)$ per channel."),
+              _markdown("A list:\n\n- one $x$\n- two\n\n```python\n$a\n- b\n```")]
+    problems = math_line_problems("demo", broken)
+    assert [p.split(":")[0] for p in problems] == ["demo cell 0, line 5", "demo cell 1, line 2"]
+    fixed = [_markdown("$$\nP = a +\n(9 s + 1) e.\n$$"), _markdown("$W_2 z +\nb_2$")]
+    assert math_line_problems("demo", fixed) == []
+
+
+# --------------------------------------------------------------------------
+# Stored as JupyterLab writes them, each solution one fold
+# (scripts/normalize_notebooks.py).
+
+def _normalizer():
+    spec = importlib.util.spec_from_file_location(
+        "normalize_notebooks", ROOT / "scripts" / "normalize_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+NORMALIZER = _normalizer()
+
+
+def storage_problems(path):
+    """How a stored chapter differs from what the normaliser would store, or [].
+
+    The Python version in ``language_info`` is the one thing allowed to
+    differ (it is the version of whoever last normalised the chapter).
+    """
+    import nbformat
+
+    text = path.read_text()
+    nb = nbformat.reads(text, as_version=4)
+    info = NORMALIZER.language_info()
+    stored = nb.metadata.get("language_info", {})
+    info["version"] = stored.get("version", info["version"])
+    normal = copy.deepcopy(nb)
+    NORMALIZER.normalize(normal, info=info)
+    problems = []
+    for key in ("kernelspec", "language_info"):
+        if nb.metadata.get(key) != normal.metadata.get(key):
+            problems.append(f"metadata {key} is {nb.metadata.get(key)!r}; JupyterLab "
+                            f"sets {normal.metadata.get(key)!r} when the kernel starts "
+                            "and marks the chapter modified")
+    ids = [c.get("id") for c in nb.cells]
+    new_ids = [c.get("id") for c in normal.cells]
+    for index, cell in enumerate(normal.cells):
+        if cell.get("id") not in ids:
+            problems.append(f"a cell is missing before cell {index}: {cell['source']!r}")
+    for index, cell in enumerate(nb.cells):
+        if cell.get("id") not in new_ids:
+            problems.append(f"cell {index} should not be there: {cell['source'][:60]!r}")
+        elif normal.cells[new_ids.index(cell.get("id"))] != cell:
+            problems.append(f"cell {index} differs from its normal form "
+                            f"(first line, metadata or outputs): {cell['source'][:60]!r}")
+    if not problems and text != nbformat.writes(normal) + "\n":
+        problems.append("the JSON is not laid out as Jupyter writes it")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_is_stored_as_jupyterlab_writes_it_with_folded_solutions(path):
+    problems = storage_problems(path)
+    assert problems == [], (f"{path.name}: run python scripts/normalize_notebooks.py "
+                            f"book/{path.name}\n" + "\n".join(problems))
+
+
+def _demo_notebook():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                 "name": "python3"}
+    new_md, new_code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    nb.cells = [
+        new_md("## Exercises\n\n```{exercise}\n:label: demo-ex-a\n\nHow many?\n```"),
+        new_code('show("demo-ex-a")'),
+        new_md("````{solution-start} demo-ex-a\n:class: dropdown\n````"),
+        new_code('assert check("demo-ex-a", "3").correct', execution_count=4,
+                 outputs=[nbformat.v4.new_output("stream", text="hi")]),
+        new_md("````{solution-end}\n````"),
+        new_md("```{exercise}\n:label: demo-ex-b\n\nWhy?\n```"),
+        new_code('show("demo-ex-b")'),
+        new_md("````{solution-start} demo-ex-b\n:class: dropdown\n````"),
+        new_code(f'{WORKED}\nassert check("demo-ex-b", "so").correct'),
+        new_md("````{solution-end}\n````"),
+        new_md("(demo-refs)=\n## References"),
+    ]
+    return nb
+
+
+def test_the_normalizer_folds_each_solution_under_a_collapsed_heading():
+    nb = _demo_notebook()
+    info = {"name": "python", "version": "3.0.0"}
+    NORMALIZER.normalize(nb, info=info)
+    sources = [c.source for c in nb.cells]
+    assert sources[2] == sources[9] == "#### Solution"
+    assert sources[6] == "### Exercise 2"
+    assert sources[13] == "(demo-refs)=\n## References"     # a heading already ends it
+    for index in (2, 6, 9):
+        assert nb.cells[index].metadata["tags"] == ["remove-cell"]
+    assert nb.cells[2].metadata["jp-MarkdownHeadingCollapsed"] is True
+    assert "jp-MarkdownHeadingCollapsed" not in nb.cells[6].metadata
+    solution = nb.cells[4]
+    assert solution.source.split("\n")[0] == WORKED and solution.source.count(WORKED) == 1
+    assert solution.metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
+    assert solution.outputs == [] and solution.execution_count is None
+    assert nb.cells[1].metadata.get("jupyter") is None       # the widget stays open
+    assert nb.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
+    assert nb.metadata["language_info"] == info
+    again = copy.deepcopy(nb)
+    NORMALIZER.normalize(again, info=info)
+    assert again == nb                                       # ids and all
+
+
+def test_storage_problems_names_what_jupyterlab_would_change(tmp_path):
+    import nbformat
+
+    path = tmp_path / "demo.ipynb"
+    nbformat.write(_demo_notebook(), path)
+    problems = "\n".join(storage_problems(path))
+    assert "metadata kernelspec" in problems and "metadata language_info" in problems
+    assert "a cell is missing before cell 2: '#### Solution'" in problems
+    assert "a cell is missing before cell 6: '### Exercise 2'" in problems
+    assert "cell 3 differs from its normal form" in problems
+    NORMALIZER.normalize_file(path)
+    assert storage_problems(path) == []
+    assert NORMALIZER.normalize_file(path) is False
+    text = path.read_text()
+    path.write_text(text.replace('\n "metadata"', '\n"metadata"'))
+    assert storage_problems(path) == ["the JSON is not laid out as Jupyter writes it"]
+
+
+def test_heading_level_reads_the_first_heading_after_a_target():
+    assert NORMALIZER.heading_level("(x-refs)=\n## References\n\ntext") == 2
+    assert NORMALIZER.heading_level("#### Solution") == 4
+    assert NORMALIZER.heading_level("Some text\n# Late heading") == 0
+    assert NORMALIZER.heading_level("#hashtag") == 0
