@@ -5,9 +5,13 @@ runtime folders, opens a copy of the chapter (so nothing is saved into
 ``book/``), runs every cell, and checks what a learner sees: the exercise
 markup rendered by jupyterlab-myst, the worked solutions folded (source and
 output), the explorer reacting to a slider, a text exercise's Check button
-giving feedback, and a function exercise checking the function the learner
-defines again in a new cell. The server is stopped at the end, whatever
-happened.
+giving feedback. Then it does what a learner does with the chapter's find-the-
+bug exercise and its design exercise: types a right answer into each
+learner's cell, runs every cell again, and sees Check say "Correct" for that
+version; types a wrong one, Run All, and sees Check say it is wrong. The
+worked solutions run with every Run All, so this also shows that they leave
+the learner's functions alone. The chapter must not open as modified. The
+server is stopped at the end, whatever happened.
 """
 
 import json
@@ -27,11 +31,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "structure.ipynb"
 #: Printed by a cell appended to the copy: every cell before it has run.
 SENTINEL = "every cell of the chapter ran"
-#: The chapter's function exercise, and a correct answer a learner might type.
-FUNCTION_LABEL = "structure-ex-implement"
-FUNCTION_NAME = "my_pointwise"
-LEARNER_ANSWER = "def my_pointwise(x, w, b):\n    return x @ w + b\n"
-
+#: What a learner types into the cells above the function exercises' widgets:
+#: label -> (function name, a right version, a wrong version).
+LEARNER_ANSWERS = {
+    "structure-ex-implement": (
+        "my_pointwise",
+        "def my_pointwise(x, w, b):\n    return x @ w + b\n",
+        "def my_pointwise(x, w, b):\n    return x @ w\n"),          # no bias
+    "structure-ex-budget": (
+        "my_block",
+        "def my_block(x):\n    y = keras.layers.Conv2D(16, 1)(x)\n"
+        "    y = keras.layers.Conv2D(16, 3, padding=\"same\")(y)\n"
+        "    return keras.layers.Conv2D(256, 1)(y)\n",
+        "def my_block(x):\n"
+        "    return keras.layers.Conv2D(256, 3, padding=\"same\")(x)\n"),   # 590,080
+}
 
 def solution_cells(path):
     """What the chapter folds for JupyterLab.
@@ -77,8 +91,11 @@ def lab(tmp_path_factory, chromium_executable):
     notebooks = tmp / "notebooks"
     notebooks.mkdir()
     chapter = json.loads((ROOT / "book" / CHAPTER).read_text())
-    chapter["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {},
-                             "outputs": [], "source": f"print({SENTINEL!r})"})
+    chapter["cells"].append({
+        "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+        "id": "sentinel",
+        "source": "sentinel_runs = globals().get('sentinel_runs', 0) + 1\n"
+                  f"print({SENTINEL!r}, sentinel_runs)"})
     (notebooks / CHAPTER).write_text(json.dumps(chapter, indent=1))
     settings = tmp / "settings"
     # Render every cell, not only those scrolled into view, so the page can be checked.
@@ -147,9 +164,42 @@ def wait_for_idle_kernel(page, base, token, timeout=180):
     raise AssertionError(f"no idle kernel after {timeout} s: {sessions}")
 
 
-def test_structure_chapter_in_jupyterlab(lab, browser):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def run_all(page, run):
+    """Run every cell from the Run menu and wait for the ``run``-th sentinel.
 
+    Run All stops at an error, so a traceback ends the wait too; it is
+    returned as a failure message (None when every cell ran).
+    """
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+                          " .jp-RenderedText:has-text('Traceback')")
+    ran = page.locator(".jp-OutputArea-output", has_text=f"{SENTINEL} {run}")
+    ran.or_(errors).first.wait_for(state="attached", timeout=300_000)
+    return errors.first.text_content()[-3000:] if errors.count() else None
+
+
+def replace_cell_source(page, cell, text):
+    """Type ``text`` over a code cell's source, as a learner editing it would."""
+    editor = cell.locator(".cm-content")
+    editor.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.insert_text(text)
+    typed = editor.inner_text()
+    assert typed.split() == text.split(), typed
+    page.keyboard.press("Escape")
+
+
+def verdict(page, label):
+    """Press Check in the widget of ``label`` and return its verdict's text."""
+    box = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=f'show("{label}")')
+                       ).locator(".conv1x1-exercise")
+    box.locator("button", has_text="Check").click()
+    box.get_by_text(re.compile("[✔✘]")).first.wait_for(timeout=60_000)
+    return box.inner_text()
+
+
+def test_structure_chapter_in_jupyterlab(lab, browser):
     base, token, notebooks = lab
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -168,25 +218,27 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         page.goto(f"{base}/lab/tree/{CHAPTER}?token={token}")
         page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
         page.locator(".jp-Notebook .jp-Cell").nth(5).wait_for(timeout=60_000)
-        # Wait until the server reports the notebook's kernel idle, then run every
-        # cell from the Run menu (again, if a slow start swallowed the first try).
+        # The kernel reports its language and spec once it is up; a chapter stored
+        # with other metadata is marked modified then.
         wait_for_idle_kernel(page, base, token)
-        for attempt in range(2):
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            try:
-                page.locator(".jp-InputPrompt", has_text="[1]").wait_for(timeout=60_000)
-                break
-            except PlaywrightTimeout:
-                if attempt:
-                    raise
-        # The appended last cell prints the sentinel once everything has run; Run All
-        # stops at an error, so a traceback is reported instead of waiting in vain.
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-                              " .jp-RenderedText:has-text('Traceback')")
-        ran = page.locator(".jp-OutputArea-output", has_text=SENTINEL)
-        ran.or_(errors).first.wait_for(state="attached", timeout=300_000)
-        assert errors.count() == 0, errors.first.text_content()[-3000:]
+        page.wait_for_timeout(2000)
+        tab = page.locator(".lm-TabBar-tab", has_text=CHAPTER)
+        assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), (
+            "the chapter opens as modified: store it with "
+            "scripts/normalize_notebooks.py")
+
+        # A learner's right answers, typed into the cells above the function
+        # exercises' widgets (the buggy my_pointwise, the stub of my_block).
+        cells = json.loads((notebooks / CHAPTER).read_text())["cells"]
+        dom_cells = page.locator(".jp-Notebook .jp-Cell")
+        assert dom_cells.count() == len(cells)
+        learner_cells = {label: dom_cells.nth(cell_index(cells, f'show("{label}")') - 1)
+                         for label in LEARNER_ANSWERS}
+        for label, (name, right, _) in LEARNER_ANSWERS.items():
+            assert f"def {name}(" in learner_cells[label].locator(".cm-content").inner_text()
+            replace_cell_source(page, learner_cells[label], right)
+        error = run_all(page, 1)
+        assert error is None, error
         # No TensorFlow start-up lines: the first cell shows nothing, and no message
         # about CUDA or oneDNN appears anywhere.
         first_cell = page.locator(".jp-Notebook .jp-CodeCell").first
@@ -204,6 +256,28 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         assert "{exercise}" not in all_text and "{solution-start}" not in all_text
         exercise = page.locator(".jp-MarkdownCell", has_text="Predict the shape of the output")
         assert exercise.locator("aside, .admonition, [class*='exercise']").count() >= 1
+
+        # Every worked solution is one fold after Run All: a collapsed "Solution"
+        # heading that hides all its cells, so neither its code nor what the code
+        # shows is in sight (solution code prints nothing in any case).
+        hidden, unique_lines, _ = solution_cells(notebooks / CHAPTER)
+        assert len(hidden) >= 3 and unique_lines
+        folds = page.locator(".jp-MarkdownCell.jp-MarkdownHeadingCollapsed",
+                             has_text="Solution")
+        solutions = sum("{solution-start}" in "".join(c["source"]) for c in cells)
+        assert folds.count() == solutions
+        for i in range(solutions):
+            assert folds.nth(i).locator(".jp-showHiddenCellsButton").is_visible()
+        visible_text = page.locator(".jp-Notebook").inner_text()
+        typed = "\n".join(answer for _, right, wrong in LEARNER_ANSWERS.values()
+                           for answer in (right, wrong))
+        for line in unique_lines:
+            # Lines the learner typed above are theirs to see.
+            if line not in typed:
+                assert line not in visible_text, f"solution source in sight: {line}"
+        for index, cell in enumerate(cells):
+            if "{solution-start}" in "".join(cell["source"]):
+                assert not dom_cells.nth(index).is_visible(), f"cell {index} is not folded"
 
         # The explorer: changing a slider updates the printed shapes.
         explorer = page.locator(".widget-interact").first
@@ -236,63 +310,21 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
         box.get_by_text("Hint 1 of").wait_for(timeout=20_000)
         assert "Hint 2 of" not in box.inner_text()
 
-        # The function exercise: Check runs the chapter's buggy my_pointwise ...
-        function_box = page.locator(".conv1x1-exercise", has_text=FUNCTION_NAME)
-        assert function_box.count() == 1
-        function_check = function_box.locator("button", has_text="Check")
-        function_check.click()
-        function_box.get_by_text("Case 1").wait_for(timeout=30_000)
-        assert "✘" in function_box.inner_text()
-        # ... then the learner defines the function again in a new cell below the
-        # exercise's widget, runs that cell, and Check finds the new definition.
-        widget_cell = page.locator(".jp-CodeCell", has=function_box)
-        widget_cell.locator(".jp-InputPrompt").first.click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("b")
-        new_cell = widget_cell.locator(
-            "xpath=following-sibling::div[contains(concat(' ', @class, ' '), ' jp-Cell ')][1]")
-        new_cell.locator(".cm-content").wait_for(timeout=20_000)
-        new_cell.locator(".cm-content").click()
-        page.keyboard.insert_text(LEARNER_ANSWER)
-        typed = new_cell.locator(".cm-content").inner_text()
-        assert typed.split() == LEARNER_ANSWER.split(), typed
-        page.keyboard.press("Shift+Enter")
-        new_cell.locator(".jp-InputPrompt").filter(
-            has_text=re.compile(r"\[\d+\]")).wait_for(timeout=30_000)
-        function_check.click()
-        function_box.get_by_text("Correct on all").wait_for(timeout=30_000)
-        assert "✔" in function_box.inner_text() and "Case 1" not in function_box.inner_text()
-
-        # Every worked solution stays folded after Run All: its code cells show a
-        # placeholder instead of their source and show no output (JupyterLab shows a
-        # cell's output once it runs, so solution code must print nothing), and its
-        # explanations show only the title of their folded block.
-        hidden, unique_lines, explanations = solution_cells(notebooks / CHAPTER)
-        assert len(hidden) >= 3 and unique_lines
-        placeholders = page.locator(".jp-CodeCell .jp-InputPlaceholder")
-        assert placeholders.count() == len(hidden)
-        for i in range(len(hidden)):
-            assert placeholders.nth(i).is_visible()
-        all_text = page.locator(".jp-Notebook").inner_text()
-        for line in unique_lines:
-            # The placeholder shows a cell's first line, never the rest of its source
-            # (lines the learner typed in the new cell above are theirs to see).
-            if line not in LEARNER_ANSWER:
-                assert line not in all_text, f"solution source in sight: {line}"
-        shown = page.locator(".jp-CodeCell:has(.jp-InputPlaceholder) "
-                            ".jp-OutputArea-output:visible")
-        assert shown.count() == 0, (
-            "solution output in sight after Run All: "
-            + " | ".join(shown.nth(i).inner_text()[:200] for i in range(shown.count())))
-        cells = json.loads((notebooks / CHAPTER).read_text())["cells"]
-        widget_index = cell_index(cells, f'show("{FUNCTION_LABEL}")')
-        dom_cells = page.locator(".jp-Notebook .jp-Cell")
-        assert dom_cells.count() == len(cells) + 1  # the learner's new cell
-        for index in explanations:
-            # The learner's new cell sits right after the widget cell.
-            dom = dom_cells.nth(index + 1 if index > widget_index else index)
-            visible = dom.inner_text().strip()
-            assert len(visible) <= 80, f"an explanation is open after Run All: {visible[:300]}"
+        # The worked solutions ran after the learner's cells and left them alone:
+        # Check judges the learner's right versions ...
+        for label in LEARNER_ANSWERS:
+            text = verdict(page, label)
+            assert "✔" in text and "✘" not in text, f"{label}: {text[:500]}"
+        # ... and, after a wrong version and Run All again, says it is wrong.
+        for label, (_, _, wrong) in LEARNER_ANSWERS.items():
+            replace_cell_source(page, learner_cells[label], wrong)
+        error = run_all(page, 2)
+        assert error is None, error
+        for label in LEARNER_ANSWERS:
+            text = verdict(page, label)
+            assert "✘" in text and "✔" not in text, f"{label}: {text[:500]}"
+        assert page.locator(".jp-MarkdownCell.jp-MarkdownHeadingCollapsed",
+                            has_text="Solution").count() == solutions
     finally:
         (ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ROOT / "_build" / "screenshots" / "lab-structure.png"))
