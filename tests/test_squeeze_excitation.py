@@ -63,6 +63,14 @@ def test_se_block_default_ratio_is_the_papers_16_and_biases_count():
                                rtol=1e-4, atol=1e-5)
 
 
+def test_resnet50_stages_and_fc_widths_are_table_1s():
+    # Table 1 (SE-ResNet-50): blocks x output channels per stage, and the
+    # SE module's "fc, [16, 256]" ... "fc, [128, 2048]" at r = 16.
+    assert se.RESNET50_SE_STAGES == ((3, 256), (4, 512), (6, 1024), (3, 2048))
+    widths = [(se.squeeze_channels(c), c) for _, c in se.RESNET50_SE_STAGES]
+    assert widths == [(16, 256), (32, 512), (64, 1024), (128, 2048)]
+
+
 def test_every_default_ratio_is_16():
     r = 16                                                       # the paper's
     assert se.squeeze_channels(256) == 256 // r
