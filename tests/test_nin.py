@@ -237,22 +237,36 @@ def test_nin_refuses_huge_rows_before_keras_runs_out_of_memory(kwargs, words):
 # --------------------------------------------------------------------------
 # The chapter's exercises
 
-def test_exercise_cifar100():
-    label = "network-in-network-ex-cifar100"
-    assert check(label, "1,228,900").correct
-    assert "bias" in check(label, "1228800").message
-    assert "1x1 convolution" in check(label, "19300").message
+def test_exercise_fc64():
+    label = "network-in-network-ex-fc64"
+    # 64 -> 32 -> 16 after the two 3x3/2 poolings: a 16x16x192 map.
+    assert check(label, "491,530").correct
+    assert check(label, "491530").correct
+    assert "weights only" in check(label, "491,520").message
+    assert "8x8 map of 32x32 images" in check(label, "122,890").message
+    assert "'valid'" in check(label, f"{15 * 15 * 1920 + 10}").message
+    assert "one pooling" in check(label, f"{32 * 32 * 1920 + 10}").message
+    assert "both poolings" in check(label, f"{64 * 64 * 1920 + 10}").message
+    assert "1x1 convolution" in check(label, "1930").message
     assert not check(label, "").correct and not check(label, "two").correct
 
 
-def test_exercise_input_size():
-    exercise = get("network-in-network-ex-input-size")
+def test_exercise_relu_maps():
+    exercise = get("network-in-network-ex-relu-maps")
     assert exercise.kind == "predict"
-    assert check(exercise.label, exercise.options[0]).correct
-    for wrong in exercise.options[1:]:
-        result = check(exercise.label, wrong)
-        assert not result.correct and len(result.message) > len(wrong) + 10
+    assert check(exercise.label, "At most 1/10").correct
+    for wrong in exercise.options:
+        if wrong != "At most 1/10":
+            result = check(exercise.label, wrong)
+            assert not result.correct
+            assert len(result.message) > len(wrong) + 40
     assert "Pick" in check(exercise.label, None).message
+    # the bound: a zero score among ten non-negative ones
+    scores = np.random.default_rng(0).uniform(0, 3, size=(1000, 10))
+    scores[:, 7] = 0
+    p7 = np.exp(scores[:, 7]) / np.exp(scores).sum(axis=1)
+    assert p7.max() <= 0.1 and p7.min() > 0
+    assert np.exp(0) / (10 * np.exp(0)) == 0.1
 
 
 def _fixed_head(x, classes):
@@ -274,12 +288,66 @@ def _no_softmax_head(x, classes):
     return keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(classes, 1)(x))
 
 
+def _keepdims_reshape_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(maps)
+    scores = keras.layers.Reshape((classes,))(pooled)
+    return keras.layers.Activation("softmax")(scores)
+
+
+def _keepdims_flatten_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(maps)
+    return keras.layers.Softmax()(keras.layers.Flatten()(pooled))
+
+
+def _ops_mean_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    return keras.ops.softmax(keras.ops.mean(maps, axis=(1, 2)))
+
+
+def _softmax_then_average_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1, activation="softmax")(x)
+    return keras.layers.GlobalAveragePooling2D()(maps)
+
+
+def _max_pool_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    scores = keras.layers.GlobalMaxPooling2D()(maps)
+    return keras.layers.Activation("softmax")(scores)
+
+
+def _flatten_dense_head(x, classes):
+    maps = keras.layers.Conv2D(classes, 1)(x)
+    scores = keras.layers.Dense(classes)(keras.layers.Flatten()(maps))
+    return keras.layers.Activation("softmax")(scores)
+
+
+def _hidden_relu_after_pooling_head(x, classes):
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    scores = keras.layers.Dense(classes, activation="relu")(pooled)
+    return keras.layers.Activation("softmax")(scores)
+
+
+def test_exercise_head_judges_behaviour_at_every_map_size():
+    label = "network-in-network-ex-head"
+    # size-independent heads, however they are spelt
+    for head in (_keepdims_reshape_head, _keepdims_flatten_head,
+                 _ops_mean_head, _dense_head):
+        result = check(label, head)
+        assert result.correct, (head.__name__, result.message)
+    assert "shuffled" in check(label, _flatten_dense_head).message
+    result = check(label, _softmax_then_average_head)
+    assert not result.correct and "before they are averaged" in result.message
+    assert "not an average" in check(label, _max_pool_head).message
+    assert "not a linear function" in check(
+        label, _hidden_relu_after_pooling_head).message
+
+
 def test_exercise_head():
     label = "network-in-network-ex-head"
     assert check(label, _fixed_head).correct
     assert "(None, 256)" in check(label, _flatten_head).message
-    assert "Dense" in check(label, _dense_head).message or "dense" in check(
-        label, _dense_head).message
     assert "softmax" in check(label, _no_softmax_head).message
     assert "Expected a function" in check(label, 42).message
     assert "raised ZeroDivisionError" in check(label, lambda x, c: 1 / 0).message
@@ -332,6 +400,26 @@ def _ten_wide_hidden_head(x):
     x = keras.layers.Conv2D(10, 1, activation="relu")(x)
     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(10, 1)(x))
     return keras.layers.Activation("softmax")(x)
+
+
+def _softmax_before_pooling_budget_head(x):
+    x = keras.layers.Conv2D(32, 1, activation="relu")(x)
+    x = keras.layers.Conv2D(10, 1, activation="softmax")(x)
+    return keras.layers.GlobalAveragePooling2D()(x)
+
+
+def _ops_budget_head(x):
+    x = keras.layers.Conv2D(32, 1, activation="relu")(x)
+    maps = keras.layers.ReLU()(keras.layers.Conv2D(10, 1)(x))
+    pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(maps)
+    return keras.ops.softmax(keras.layers.Flatten()(pooled))
+
+
+def test_exercise_budget_rejects_the_mean_of_per_position_probabilities():
+    label = "network-in-network-ex-budget"
+    result = check(label, _softmax_before_pooling_budget_head)
+    assert not result.correct and "every position" in result.message
+    assert check(label, _ops_budget_head).correct
 
 
 def test_exercise_budget_judges_what_the_head_does_not_how_it_is_spelt():

@@ -1,13 +1,14 @@
 """Exercises of the chapter "Network In Network".
 
-Four questions: what a fully connected head on NiN's last feature map would
-cost for CIFAR-100 (arithmetic), what happens to the CIFAR-10 network's
-parameters when it reads larger images (predict), a classifier head that
-flattens its class maps instead of averaging them (debug), and an mlpconv
-head designed under a parameter budget (design).
+Four questions: what a fully connected head would cost once the network
+reads 64x64 images (arithmetic), what probability a class can get when its
+map goes through a ReLU before global average pooling (predict), a
+classifier head that flattens its class maps instead of averaging them
+(debug), and an mlpconv head designed under a parameter budget (design).
 
 The two function checkers build the learner's head on symbolic inputs, with
-a time limit (:func:`conv1x1.exercises._blocks.build_block`), and never raise.
+a time limit (:func:`conv1x1.exercises._blocks.build_block`), judge it by
+what it computes on random inputs, and never raise.
 """
 
 from __future__ import annotations
@@ -19,79 +20,118 @@ from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
-# network-in-network-ex-cifar100: Flatten + Dense(100) on the 8x8x192 map.
+# network-in-network-ex-fc64: Flatten + Dense(10) on the CIFAR-10 NiN's last
+# 192-channel map, for 64x64 images. The two 3x3/2 poolings ("same") halve
+# 64 twice: the map is 16x16x192.
 
-FC_MAP = (8, 8, 192)
-FC_CLASSES = 100
-FC_PARAMS = FC_MAP[0] * FC_MAP[1] * FC_MAP[2] * FC_CLASSES + FC_CLASSES
+FC_SIZE = 64 // 2 // 2
+FC_CHANNELS = 192
+FC_CLASSES = 10
+FC_PARAMS = FC_SIZE * FC_SIZE * FC_CHANNELS * FC_CLASSES + FC_CLASSES
 
 
-def _cifar100_mistake(value: float) -> str | None:
+def _fc_head(size: int) -> int:
+    return size * size * FC_CHANNELS * FC_CLASSES + FC_CLASSES
+
+
+def _fc64_mistake(value: float) -> str | None:
     """The message for a known mistake, or None."""
     if value == FC_PARAMS - FC_CLASSES:
         return ("Not quite: that counts the weights only. Keras also "
                 "counts one bias per output unit.")
-    if value == FC_MAP[2] * FC_CLASSES + FC_CLASSES:
-        return ("Not quite: that is a 1x1 convolution, whose weights "
-                "are shared by all positions. A fully connected layer "
-                "on the flattened map has its own weights for every "
-                "position.")
+    if value == _fc_head(8):
+        return ("Not quite: that is the head on the 8x8 map of 32x32 "
+                "images. With 64x64 images, what size is the map after "
+                "the two poolings?")
+    if value == _fc_head(15):
+        return ("Not quite: that is a 15x15 map, what 'valid' pooling would "
+                "leave. The network pools with padding='same', which "
+                "halves 64 to 32, then 16.")
+    if value == _fc_head(32):
+        return ("Not quite: that is the map after one pooling. The last "
+                "block comes after two: 64 -> 32 -> 16.")
+    if value == _fc_head(64):
+        return ("Not quite: that leaves out both poolings; the last block "
+                "works on 16x16 maps.")
+    if value == FC_CHANNELS * FC_CLASSES + FC_CLASSES:
+        return ("Not quite: that is NiN's own head, a 1x1 convolution, "
+                "whose weights are shared by every position. A fully "
+                "connected layer on the flattened map has its own weights "
+                "for every position.")
     return None
 
 
-def _check_cifar100(answer) -> Result:
-    return check_number(answer, FC_PARAMS, mistakes=_cifar100_mistake)
+def _check_fc64(answer) -> Result:
+    return check_number(answer, FC_PARAMS, mistakes=_fc64_mistake)
 
 
 # --------------------------------------------------------------------------
-# network-in-network-ex-input-size: nin(input_shape=(64, 64, 3)).
+# network-in-network-ex-relu-maps: with a ReLU on the class maps (as in the
+# released model), a class whose map is negative everywhere scores 0 while
+# every other score is >= 0, so its probability is at most 1/10.
 
-SIZE_OPTIONS = (
-    "It stays 966,986: no layer's parameters depend on the image size",
-    "It grows about 4 times: four times as many pixels need four times the weights",
-    "It grows, but only in the last block, whose maps are now 16x16",
-    "The model cannot be built: global average pooling expects 8x8 maps",
+RELU_OPTIONS = (
+    "Exactly 0",
+    "At most 1/10",
+    "Exactly 1/10",
+    "Any value between 0 and 1, depending on the other classes",
 )
 
 
-def _check_input_size(answer) -> Result:
-    return check_choice(answer, SIZE_OPTIONS[0], SIZE_OPTIONS, explanations={
-        SIZE_OPTIONS[1]:
-            "That is what happens to the MACs. A convolution's weights are "
-            "shared by every position, so more positions cost more work, not "
-            "more parameters.",
-        SIZE_OPTIONS[2]:
-            "The last block's maps are indeed 16x16, but its layers are "
-            "convolutions too: their kernels do not depend on the map size, and "
-            "global average pooling has no parameters.",
-        SIZE_OPTIONS[3]:
-            "Global average pooling averages whatever spatial size it receives; "
-            "it has no parameters tied to 8x8. A Flatten followed by a Dense "
-            "layer would be tied to the size, which is what NiN avoids.",
-    }, hint="Which layers of the network have parameters, and does any of them "
-            "know the map's height and width?")
+def _check_relu_maps(answer) -> Result:
+    return check_choice(answer, RELU_OPTIONS[1], RELU_OPTIONS, explanations={
+        RELU_OPTIONS[0]:
+            "The ReLU turns the map into zeros, so the class's score is 0, "
+            "not minus infinity: a softmax gives exp(0) = 1 a share of the "
+            "total, however small.",
+        RELU_OPTIONS[2]:
+            "That happens only when every other class scores 0 as well. "
+            "Any other class with a positive score takes more than its "
+            "share, and this class gets less than 1/10.",
+        RELU_OPTIONS[3]:
+            "The other classes' scores are means of ReLU outputs, so none "
+            "is negative: exp(0) = 1 is the smallest term of the softmax's "
+            "sum of ten, and this class's share can never exceed 1/10.",
+    }, hint="After the ReLU, what is the class's score, and what is the "
+            "smallest score any class can have?")
 
 
 # --------------------------------------------------------------------------
 # Layers that tie a head to one map size.
 
-def _forbidden(model):
+def _dense_layers(model):
     import keras
 
     return sorted(layer.name for layer in model.layers
-                  if isinstance(layer, (keras.layers.Dense, keras.layers.Flatten,
-                                        keras.layers.Reshape)))
+                  if isinstance(layer, keras.layers.Dense))
+
+
+def _run(model, x):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(model(x)), dtype=float)
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 # --------------------------------------------------------------------------
 # network-in-network-ex-head: fix a head that flattens its class maps.
+#
+# NiN's head computes softmax(mean over positions of (W x + b)), which is
+# softmax(W mean(x) + b): its output depends on x only through the spatial
+# mean of x, and its logits are affine in that mean. Both are checked on
+# random inputs at three map sizes, whatever layers the head is built from
+# (GlobalAveragePooling2D, keepdims=True with Reshape or Flatten, a
+# Dense layer after the pooling, keras.ops.mean, ...).
 
 HEAD_CASES = (((8, 8, 32), 4), ((5, 7, 16), 3), ((1, 1, 6), 2))
 
 
 def _check_head(fn) -> Result:
-    import keras
-
+    rng = np.random.default_rng(0)
     for shape, classes in HEAD_CASES:
         built, failure = build_block(fn, shape, classes, what="head")
         if failure:
@@ -102,34 +142,58 @@ def _check_head(fn) -> Result:
             return Result(False, f"{case} the output has shape "
                                  f"{tuple(model.output.shape)}; expected "
                                  f"{(None, classes)}, one score per class.")
-        forbidden = _forbidden(model)
-        if forbidden:
-            return Result(False, f"{case} the head uses {', '.join(forbidden)}: "
-                                 "a Flatten, Reshape or Dense layer ties the head "
-                                 "to one map size. Average each class map instead.")
-        convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-        if len(convs) != 1 or tuple(convs[0].kernel_size) != (1, 1):
-            return Result(False, f"{case} the head has {len(convs)} convolutions; "
-                                 "keep exactly the one 1x1 convolution of the "
-                                 "original code.")
-        rng = np.random.default_rng(0)
-        x = rng.normal(size=(2, *shape)).astype("float32")
+        channels = shape[-1]
+        x = rng.normal(size=(3, *shape)).astype("float32")
+        means = x.mean(axis=(1, 2), keepdims=True)
+        flat = np.broadcast_to(means, x.shape).astype("float32")
+        shuffled = x.reshape(3, -1, channels)[:, ::-1].reshape(x.shape)
         try:
-            got = np.asarray(keras.ops.convert_to_numpy(model(x)), dtype=float)
-            maps = np.asarray(keras.ops.convert_to_numpy(convs[0](x)), dtype=float)
+            got, got_flat, got_shuffled = (_run(model, a)
+                                           for a in (x, flat, shuffled))
+            half = _run(model, (flat[:1] + flat[1:2]) / 2)
         except Exception as err:
             return Result(False, f"{case} the head could not be run "
                                  f"({type(err).__name__}: {err}).")
-        scores = maps.mean(axis=(1, 2))
-        expected = np.exp(scores - scores.max(axis=1, keepdims=True))
-        expected /= expected.sum(axis=1, keepdims=True)
-        if not np.allclose(got, expected, rtol=1e-4, atol=1e-5):
-            return Result(False, f"{case} the output is not the softmax of each "
-                                 "class map's spatial mean. Average the maps, then "
-                                 "apply the softmax.")
-    return Result(True, "Correct: one 1x1 convolution gives a map per class, global "
-                        "average pooling gives its score, softmax the "
-                        "probabilities, and the head works for any map size.")
+        if not (np.all(got >= 0)
+                and np.allclose(got.sum(axis=1), 1, atol=1e-4)):
+            return Result(False, f"{case} the outputs are not probabilities "
+                                 "(each row should be non-negative and sum "
+                                 "to 1): end with a softmax.")
+        if not np.allclose(got, got_shuffled, rtol=1e-4, atol=1e-5):
+            return Result(False, f"{case} the scores change when the "
+                                 "positions of the map are shuffled: every "
+                                 "position has weights of its own, as after "
+                                 "a Flatten, which ties the head to one map "
+                                 "size. Average each class map instead.")
+        if not np.allclose(got, got_flat, rtol=1e-4, atol=1e-5):
+            return Result(False, f"{case} the output is not the softmax of "
+                                 "each class map's spatial mean: something "
+                                 "non-linear (a softmax or a ReLU) acts on "
+                                 "the maps before they are averaged, or the "
+                                 "pooling is not an average. Average the "
+                                 "raw maps, then apply the softmax.")
+        logits = np.log(np.maximum(np.concatenate([got_flat[:2], half]),
+                                   1e-30))
+        logits -= logits.mean(axis=1, keepdims=True)
+        if not np.allclose(logits[2], (logits[0] + logits[1]) / 2,
+                           rtol=1e-3, atol=1e-4):
+            return Result(False, f"{case} the scores are not a linear "
+                                 "function of the averaged maps: a "
+                                 "non-linearity sits between the pooling "
+                                 "and the softmax. The class maps' means "
+                                 "are the scores.")
+        if built.params not in (channels * classes,
+                                channels * classes + classes):
+            return Result(False, f"{case} the head has {built.params:,} "
+                                 "parameters; a NiN head has one 1x1 "
+                                 f"convolution from {channels} channels to "
+                                 f"{classes} class maps, "
+                                 f"{channels * classes + classes:,} with "
+                                 "biases.")
+    return Result(True, "Correct: a 1x1 convolution gives a map per class, "
+                        "the average gives its score, softmax the "
+                        "probabilities, and the head works for any map "
+                        "size.")
 
 
 # --------------------------------------------------------------------------
@@ -150,69 +214,102 @@ def _check_budget(fn) -> Result:
         return Result(False, failure)
     model, records = built.model, built.records
     if tuple(model.output.shape) != (None, BUDGET_CLASSES):
-        return Result(False, f"The output has shape {tuple(model.output.shape)}; "
-                             f"expected {(None, BUDGET_CLASSES)}: one score per class.")
-    forbidden = _forbidden(model)
-    if forbidden:
-        return Result(False, f"Your head uses {', '.join(forbidden)}; use 1x1 "
-                             "convolutions and global average pooling only.")
-    if not any(isinstance(layer, keras.layers.GlobalAveragePooling2D)
-               for layer in model.layers):
-        return Result(False, "Your head has no GlobalAveragePooling2D layer: the "
-                             "class maps must be averaged into scores.")
+        return Result(False, f"The output has shape "
+                             f"{tuple(model.output.shape)}; expected "
+                             f"{(None, BUDGET_CLASSES)}: one score per "
+                             "class.")
+    dense = _dense_layers(model)
+    if dense:
+        return Result(False, f"Your head uses {', '.join(dense)}; use 1x1 "
+                             "convolutions and global average pooling, no "
+                             "fully connected layer.")
     pointwise = [r for r in records if r.kind == "pointwise"]
-    others = sorted({r.name for r in records if r.macs and r.kind != "pointwise"})
+    others = sorted({r.name for r in records
+                     if r.macs and r.kind != "pointwise"})
     if others:
-        return Result(False, "Use 1x1 convolutions only; these layers are not: "
-                             f"{', '.join(others)}.")
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+        return Result(False, "Use 1x1 convolutions only; these layers are "
+                             f"not: {', '.join(others)}.")
+    convs = [layer for layer in model.layers
+             if isinstance(layer, keras.layers.Conv2D)]
     # A ReLU anywhere but on the layer that gives the class maps.
-    last_relu = getattr(convs[-1].activation, "__name__", "") == "relu" if convs else False
+    last_relu = (getattr(convs[-1].activation, "__name__", "") == "relu"
+                 if convs else False)
     hidden_relu = count_nonlinearities(model, {"relu"}) > last_relu
     if len(pointwise) < 2 or not hidden_relu:
-        return Result(False, f"Your head has {len(pointwise)} 1x1 convolutions and "
-                             f"{'a' if hidden_relu else 'no'} ReLU in front of the "
-                             "last; an mlpconv head needs a hidden 1x1 layer with "
-                             "a ReLU before the one that gives the class maps.")
-    x = np.random.default_rng(0).normal(size=(3, *BUDGET_SHAPE)).astype("float32")
+        return Result(False, f"Your head has {len(pointwise)} 1x1 "
+                             f"convolutions and "
+                             f"{'a' if hidden_relu else 'no'} ReLU in front "
+                             "of the last; an mlpconv head needs a hidden "
+                             "1x1 layer with a ReLU before the one that "
+                             "gives the class maps.")
+    # What the head computes: the softmax of each class map's mean, the
+    # class maps being the last convolution's output (after a ReLU of its
+    # own, as in the released model, or a separate ReLU layer).
+    x = np.random.default_rng(0).normal(
+        size=(3, *BUDGET_SHAPE)).astype("float32")
     try:
-        out = np.asarray(keras.ops.convert_to_numpy(model(x)), dtype=float)
+        out = _run(model, x)
+        read = _run(keras.Model(model.input, convs[-1].input), x)
+        kernel, *bias = convs[-1].get_weights()
+        maps = read @ kernel.reshape(kernel.shape[-2:])   # before activation
+        maps = maps + bias[0] if bias else maps
     except Exception as err:
-        return Result(False, f"Your head could not be run ({type(err).__name__}: "
-                             f"{err}).")
+        return Result(False, f"Your head could not be run "
+                             f"({type(err).__name__}: {err}).")
     if not (np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, atol=1e-4)):
-        return Result(False, "Your head's outputs are not probabilities (each row "
-                             "should be non-negative and sum to 1): end with a "
-                             "softmax after the global average pooling.")
+        return Result(False, "Your head's outputs are not probabilities "
+                             "(each row should be non-negative and sum to "
+                             "1): end with a softmax after the global "
+                             "average pooling.")
+    means = [maps.mean(axis=(1, 2)), np.maximum(maps, 0).mean(axis=(1, 2))]
+    if not any(np.allclose(out, _softmax(m), rtol=1e-4, atol=1e-5)
+               for m in means):
+        if np.allclose(out, _softmax(maps).mean(axis=(1, 2)), rtol=1e-4,
+                       atol=1e-5):
+            return Result(False, "Your head applies the softmax at every "
+                                 "position and then averages the "
+                                 "probabilities. Average the class maps "
+                                 "first, then apply one softmax to the "
+                                 "ten scores, as NiN does.")
+        return Result(False, "Your head's output is not the softmax of each "
+                             "class map's spatial mean (the class maps being "
+                             "the output of your last 1x1 convolution). "
+                             "Average the maps, then apply the softmax.")
     params = model.count_params()
     if params > BUDGET_PARAMS:
-        return Result(False, f"Your head has {params:,} parameters, over the budget "
-                             f"of {BUDGET_PARAMS:,}. Narrow the hidden layer.")
-    return Result(True, f"Correct: {len(pointwise)} 1x1 convolutions, {params:,} "
-                        f"parameters ({params / NIN_HEAD_PARAMS:.0%} of NiN's "
-                        "192 -> 192 -> 10 head).")
+        return Result(False, f"Your head has {params:,} parameters, over the "
+                             f"budget of {BUDGET_PARAMS:,}. Narrow the "
+                             "hidden layer.")
+    return Result(True, f"Correct: {len(pointwise)} 1x1 convolutions, "
+                        f"{params:,} parameters ({params / NIN_HEAD_PARAMS:.0%}"
+                        " of NiN's 192 -> 192 -> 10 head).")
 
 
 EXERCISES = (
     Exercise(
-        label="network-in-network-ex-cifar100",
+        label="network-in-network-ex-fc64",
         kind="arithmetic",
-        check=_check_cifar100,
-        hints=("Flatten turns the 8x8x192 map into one long vector. How long?",
-               "A Dense layer from n inputs to m outputs has n * m weights and m "
-               "biases.",
-               "n = 8 * 8 * 192 = 12,288 and m = 100."),
+        check=_check_fc64,
+        hints=("Follow a 64x64 image through the network: which layers "
+               "change the map's size, and by how much?",
+               "Each 3x3/2 pooling with padding='same' halves the size. A "
+               "Flatten then a Dense layer from n inputs to m outputs has "
+               "n * m weights and m biases.",
+               "The last block works on 16x16 maps: n = 16 * 16 * 192 and "
+               "m = 10."),
         placeholder="a whole number",
     ),
     Exercise(
-        label="network-in-network-ex-input-size",
+        label="network-in-network-ex-relu-maps",
         kind="predict",
-        check=_check_input_size,
+        check=_check_relu_maps,
         widget="choice",
-        options=SIZE_OPTIONS,
-        hints=("List the layers that have parameters: convolutions only.",
-               "A k x k convolution from C_in to C_out channels has "
-               "k * k * C_in * C_out + C_out parameters. Where is H x W?"),
+        options=RELU_OPTIONS,
+        hints=("A class's score is the mean of its map. What is the mean of a "
+               "map the ReLU has turned into zeros?",
+               "Every score is the mean of ReLU outputs, so none is "
+               "negative. The softmax gives class c the share "
+               "exp(s_c) / (exp(s_1) + ... + exp(s_10))."),
     ),
     Exercise(
         label="network-in-network-ex-head",
@@ -220,10 +317,11 @@ EXERCISES = (
         check=_check_head,
         widget="function",
         function_name="class_map_head",
-        hints=("Build the buggy head on keras.Input((8, 8, 32)) with classes=4 "
-               "and look at the output's shape.",
-               "Flatten keeps every position's score: 8 * 8 * 4 numbers, not 4. "
-               "Each class should get one number, the average of its map.",
+        hints=("Build the buggy head on keras.Input((8, 8, 32)) with "
+               "classes=4 and look at the output's shape.",
+               "Flatten keeps every position's score: 8 * 8 * 4 numbers, "
+               "not 4. Each class should get one number, the average of its "
+               "map.",
                "Replace Flatten by keras.layers.GlobalAveragePooling2D()."),
     ),
     Exercise(
@@ -232,11 +330,12 @@ EXERCISES = (
         check=_check_budget,
         widget="function",
         function_name="my_head",
-        hints=(f"The budget is {BUDGET_PARAMS:,} parameters. A 1x1 layer from a "
-               "to b channels has a * b + b.",
-               "192 -> d -> 10 costs (192 d + d) + (10 d + 10) parameters: solve "
-               f"for the largest d within {BUDGET_PARAMS:,}.",
-               "d = 32 fits: Conv2D(32, 1, activation='relu'), Conv2D(10, 1), "
-               "GlobalAveragePooling2D(), Activation('softmax')."),
+        hints=(f"The budget is {BUDGET_PARAMS:,} parameters. A 1x1 layer "
+               "from a to b channels has a * b + b.",
+               "192 -> d -> 10 costs (192 d + d) + (10 d + 10) parameters: "
+               f"solve for the largest d within {BUDGET_PARAMS:,}.",
+               "d = 32 fits: Conv2D(32, 1, activation='relu'), "
+               "Conv2D(10, 1), GlobalAveragePooling2D(), "
+               "Activation('softmax')."),
     ),
 )
