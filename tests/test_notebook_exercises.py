@@ -19,7 +19,18 @@ For each ``{exercise}`` block of a notebook in ``book/``:
   when it runs it); and no first line, which JupyterLab shows on a collapsed
   cell, gives an answer away;
 * no code cell outside a solution calls a checker or builds a widget by hand;
-* a chapter has three exercises or more, at most half of them arithmetic.
+* a chapter has three exercises or more, at most half of them arithmetic;
+* Run All is safe: no solution code binds a name the chapter's own cells bind
+  or an exercise's function name, nor passes the learner's names to check()
+  or asserts on them (cells parsed with ``ast``); reference answers are
+  ``solution_<name>``, buggy copies ``buggy_<name>``, and every solution code
+  cell starts with ``# Worked solution (expand to read).``;
+* a find-the-bug exercise has its buggy code in a code cell above its widget;
+* no line of a formula starts with ``+`` or ``-`` (Markdown would read a
+  list item);
+* the chapter is stored as ``scripts/normalize_notebooks.py`` writes it: the
+  metadata JupyterLab sets when the kernel starts (else the chapter opens
+  as modified), and each solution folded under one collapsed heading.
 """
 
 import ast
