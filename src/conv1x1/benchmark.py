@@ -6,7 +6,11 @@ helpers here follow the rules of careful benchmarking:
 
 * warm up first (the first call traces, compiles and allocates);
 * time a compiled ``tf.function`` rather than eager calls;
-* repeat many times and report the median and the spread, not one number;
+* repeat many times and report the median and the spread, not one number,
+  and keep the fastest repeat, the figure :mod:`timeit` recommends, for
+  comparisons on a busy machine;
+* compare functions timed in turns (:func:`time_interleaved`), so that
+  other work on the machine slows them alike;
 * force the result to the host (``.numpy()``), so work that a device runs
   asynchronously is inside the timed region;
 * choose the number of calls per repeat so that one repeat lasts long enough
@@ -31,13 +35,15 @@ from typing import Callable
 
 import numpy as np
 
-from conv1x1._checks import integer_at_least, positive_number
+from conv1x1._checks import boolean, integer_at_least, positive_number
 
 __all__ = [
     "Timing",
     "time_callable",
+    "time_interleaved",
     "compiled",
     "time_layer",
+    "time_layers",
     "conv_bytes",
     "arithmetic_intensity",
     "roofline",
@@ -141,18 +147,77 @@ def time_callable(fn: Callable[[], object], *, label: str = "", repeats: int = 1
     min_time = positive_number(min_time, "min_time", "Use about 0.02 seconds.")
     if flops is not None:
         flops = positive_number(flops, "flops")
-    for _ in range(warmup):
-        fn()
+    _check_clock(clock)
+    timer, number = _calibrated(fn, warmup, min_time, clock)
+    seconds = tuple(t / number for t in timer.repeat(repeat=repeats, number=number))
+    return Timing(label or getattr(fn, "__name__", "fn"), seconds, number, flops)
+
+
+def _check_clock(clock) -> None:
     if not callable(clock):
         raise ValueError(f"Expected clock to be a function returning seconds, such as "
                          f"time.perf_counter; received {type(clock).__name__}.")
+
+
+def _calibrated(fn, warmup: int, min_time: float, clock):
+    """Warm ``fn`` up; return its timer and the calls per repeat (as timeit)."""
+    for _ in range(warmup):
+        fn()
     timer = timeit.Timer(fn, timer=clock)
     number, elapsed = 1, timer.timeit(1)
     while elapsed < min_time:  # calibrate, as timeit.Timer.autorange does
         number = max(number * 2, math.ceil(number * min_time / max(elapsed, 1e-9)))
         elapsed = timer.timeit(number)
-    seconds = tuple(t / number for t in timer.repeat(repeat=repeats, number=number))
-    return Timing(label or getattr(fn, "__name__", "fn"), seconds, number, flops)
+    return timer, number
+
+
+def time_interleaved(fns, *, repeats: int = 15, min_time: float = 0.02,
+                     warmup: int = 2, flops=None,
+                     clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Time several functions in turns, so that they can be compared fairly.
+
+    Each function is warmed up and calibrated as by :func:`time_callable`.
+    Then each round times one repeat of every function, one after the other.
+    Other work on the machine comes and goes; timed in turns, the functions
+    share its effect, where timed one after the other a burst of it could
+    slow one function's every repeat. Compare their :attr:`Timing.best`.
+
+    Args:
+        fns: a mapping from a label to a function of no arguments.
+        flops: None, or a mapping from some of the labels to the FLOPs of
+            one call.
+        repeats, min_time, warmup, clock: as for :func:`time_callable`.
+
+    Returns:
+        A dict from each label to its :class:`Timing`, in the order of ``fns``.
+
+    Raises:
+        ValueError: if ``fns`` is not a non-empty mapping of functions, or an
+            argument is out of range.
+    """
+    if (not hasattr(fns, "items") or not fns
+            or not all(isinstance(k, str) and callable(f) for k, f in fns.items())):
+        raise ValueError("Expected fns to be a non-empty dict from labels to "
+                         "functions of no arguments, e.g. {'1x1': run_1x1}; "
+                         f"received {fns!r:.80}.")
+    repeats = integer_at_least(repeats, "repeats", 1)
+    warmup = integer_at_least(warmup, "warmup", 0)
+    min_time = positive_number(min_time, "min_time", "Use about 0.02 seconds.")
+    flops = {} if flops is None else flops
+    if not hasattr(flops, "items") or not set(flops) <= set(fns):
+        raise ValueError("Expected flops to be None or a dict from some of the "
+                         f"labels of fns to FLOPs; received {flops!r:.80}.")
+    flops = {k: positive_number(v, f"flops[{k!r}]") for k, v in flops.items()}
+    _check_clock(clock)
+    timers = {label: _calibrated(fn, warmup, min_time, clock)
+              for label, fn in fns.items()}
+    seconds = {label: [] for label in fns}
+    for _ in range(repeats):
+        for label, (timer, number) in timers.items():
+            seconds[label].append(timer.timeit(number) / number)
+    return {label: Timing(label, tuple(seconds[label]), timers[label][1],
+                          flops.get(label))
+            for label in fns}
 
 
 def compiled(layer_or_fn, x):
@@ -176,12 +241,28 @@ def compiled(layer_or_fn, x):
                 for output in tf.nest.flatten(layer_or_fn(inputs))]
 
     graph = tf.function(first_values, autograph=False)
-    x = tf.convert_to_tensor(x)
+    try:
+        x = tf.convert_to_tensor(x)
+        if not (x.dtype.is_floating or x.dtype.is_integer):
+            raise TypeError(x.dtype)
+    except (TypeError, ValueError):
+        raise ValueError("Expected x to be a numeric array, e.g. a float32 numpy "
+                         f"array of shape (batch, height, width, channels); "
+                         f"received {type(x).__name__}.") from None
 
     def run():
         return np.concatenate([value.numpy() for value in graph(x)])
 
     return run
+
+
+def _input_shape(value) -> tuple[int, ...]:
+    if (not isinstance(value, (tuple, list)) or not value
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                       and d >= 1 for d in value)):
+        raise ValueError(f"Expected input_shape to be a tuple of positive integers, "
+                         f"e.g. (56, 56, 64); received {value!r}.")
+    return tuple(int(d) for d in value)
 
 
 def time_layer(layer, input_shape, *, batch: int = 1, label: str = "",
@@ -199,14 +280,45 @@ def time_layer(layer, input_shape, *, batch: int = 1, label: str = "",
         A :class:`Timing`.
     """
     batch = integer_at_least(batch, "batch", 1)
-    if (not isinstance(input_shape, (tuple, list))
-            or not all(isinstance(d, (int, np.integer)) and d >= 1 for d in input_shape)):
-        raise ValueError(f"Expected input_shape to be a tuple of positive integers, "
-                         f"e.g. (56, 56, 64); received {input_shape!r}.")
+    input_shape = _input_shape(input_shape)
+    seed = integer_at_least(seed, "seed", 0)
     x = np.random.default_rng(seed).standard_normal(
         (batch, *input_shape)).astype(np.float32)
     return time_callable(compiled(layer, x), label=label or getattr(layer, "name", ""),
                          repeats=repeats, min_time=min_time, flops=flops)
+
+
+def time_layers(layers, input_shape, *, batch=1, flops=None,
+                repeats: int = 15, min_time: float = 0.02,
+                seed: int = 0) -> dict:
+    """Time several Keras layers in turns (:func:`time_interleaved`), compiled.
+
+    Args:
+        layers: a mapping from a label to a Keras layer or model (one layer
+            may appear under two labels, with two batch sizes, say).
+        input_shape: (height, width, channels) of one input, the same for
+            every label, or a mapping from each label to its own.
+        batch: the batch size (>= 1), or a mapping from each label to its own.
+        flops: None, or a mapping from labels to FLOPs of one call.
+
+    Returns:
+        A dict from each label to its :class:`Timing`.
+    """
+    if not hasattr(layers, "items") or not layers:
+        raise ValueError("Expected layers to be a non-empty dict from labels to "
+                         f"Keras layers; received {layers!r:.80}.")
+    shapes = (input_shape if hasattr(input_shape, "items")
+              else {label: input_shape for label in layers})
+    batches = batch if hasattr(batch, "items") else {label: batch for label in layers}
+    seed = integer_at_least(seed, "seed", 0)
+    rng = np.random.default_rng(seed)
+    fns = {}
+    for label, layer in layers.items():
+        shape = _input_shape(shapes.get(label))
+        size = integer_at_least(batches.get(label), "batch", 1)
+        x = rng.standard_normal((size, *shape)).astype(np.float32)
+        fns[label] = compiled(layer, x)
+    return time_interleaved(fns, repeats=repeats, min_time=min_time, flops=flops)
 
 
 def conv_bytes(height: int, width: int, c_in: int, c_out: int, kernel_size: int = 1,
@@ -221,6 +333,7 @@ def conv_bytes(height: int, width: int, c_in: int, c_out: int, kernel_size: int 
                         (c_out, "c_out"), (kernel_size, "kernel_size"), (batch, "batch"),
                         (stride, "stride"), (itemsize, "itemsize")):
         integer_at_least(value, name, 1)
+    depthwise = boolean(depthwise, "depthwise")
     out_h, out_w = -(-height // stride), -(-width // stride)
     weights = kernel_size * kernel_size * (c_in if depthwise else c_in * c_out)
     values = batch * (height * width * c_in + out_h * out_w * c_out) + weights
@@ -238,7 +351,12 @@ def roofline(intensity, peak_gflops: float, bandwidth_gbs: float):
     """Attainable GFLOP/s: min(peak, bandwidth x intensity); works on arrays."""
     peak_gflops = positive_number(peak_gflops, "peak_gflops")
     bandwidth_gbs = positive_number(bandwidth_gbs, "bandwidth_gbs")
-    intensity = np.asarray(intensity, dtype=float)
+    try:
+        intensity = np.asarray(intensity, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("Expected intensity to be a number or an array of "
+                         f"numbers (FLOPs per byte); received {intensity!r:.60}."
+                         ) from None
     if np.any(~np.isfinite(intensity)) or np.any(intensity <= 0):
         raise ValueError("Expected every intensity to be a finite number > 0 "
                          "(FLOPs per byte).")
@@ -246,33 +364,47 @@ def roofline(intensity, peak_gflops: float, bandwidth_gbs: float):
     return float(result) if result.ndim == 0 else result
 
 
-def measure_matmul_peak(n: int = 2048, *, repeats: int = 9) -> Timing:
+def measure_matmul_peak(n: int = 2048, *, repeats: int = 9,
+                        clock: Callable[[], float] = time.perf_counter) -> Timing:
     """TensorFlow's float32 matrix multiply of two n x n matrices (2 n^3 FLOPs).
 
     At n = 2048 one multiply is 17 GFLOPs, enough that the fixed cost of a
-    call is negligible and the library reaches its full speed.
+    call is negligible and the library reaches its full speed, on every core
+    TensorFlow uses. On NVIDIA GPUs from the Ampere generation on,
+    TensorFlow runs float32 matrix multiplies in TF32 by default, and this
+    measures that.
     """
     import tensorflow as tf
 
     n = integer_at_least(n, "n", 16)
+    repeats = integer_at_least(repeats, "repeats", 1)
+    _check_clock(clock)
     rng = np.random.default_rng(0)
     a = tf.constant(rng.standard_normal((n, n)), dtype=tf.float32)
     b = tf.constant(rng.standard_normal((n, n)), dtype=tf.float32)
     return time_callable(compiled(lambda m: tf.matmul(m, b), a), label=f"matmul {n}",
-                         repeats=repeats, flops=2.0 * n**3)
+                         repeats=repeats, flops=2.0 * n**3, clock=clock)
 
 
-def measure_bandwidth(megabytes: int = 256, *, repeats: int = 9) -> tuple[float, Timing]:
+def measure_bandwidth(megabytes: int = 256, *, repeats: int = 9,
+                      clock: Callable[[], float] = time.perf_counter
+                      ) -> tuple[float, Timing]:
     """Memory bandwidth in GB/s from a large array copy (read once, write once).
 
     The array is much larger than the processor's caches, so the copy runs at
-    the speed of main memory. Returns (GB/s at the median, the timing).
+    the speed of main memory. numpy copies on one thread, and one core
+    rarely draws all the bandwidth that all cores together can: the figure
+    is likely low next to a peak measured on every core, and a ridge point
+    computed from the two too far right. Returns (GB/s at the median, the
+    timing).
     """
     megabytes = integer_at_least(megabytes, "megabytes", 8)
+    repeats = integer_at_least(repeats, "repeats", 1)
+    _check_clock(clock)
     source = np.ones(megabytes * 2**20 // 4, dtype=np.float32)
     target = np.empty_like(source)
     timing = time_callable(lambda: np.copyto(target, source), label="copy",
-                           repeats=repeats)
+                           repeats=repeats, clock=clock)
     return 2 * source.nbytes / timing.median / 1e9, timing
 
 
