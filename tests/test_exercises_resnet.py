@@ -16,7 +16,7 @@ def test_labels_kinds_and_mix():
     assert kinds == {
         "resnet-ex-budget": "design",
         "resnet-ex-shortcut": "debug",
-        "resnet-ex-stride": "predict",
+        "resnet-ex-stride": "arithmetic",
         "resnet-ex-zeros": "conceptual",
     }
     for exercise in EXERCISES:
@@ -55,6 +55,34 @@ def test_budget_papers_block_is_over_budget_and_says_why():
     )
     assert f"{block:,}" in result.message
     assert f"{28 * 28 * 256 * 512:,}" in result.message
+
+
+def test_budget_message_quotes_the_projection_on_the_shortcut_path():
+    """A branch whose first 1x1 costs as much as a projection is not taken
+    for one: the message quotes the shortcut's layer alone."""
+
+    def wide_first(x):
+        y = layers.Conv2D(512, 1, strides=2, use_bias=False, name="first")(x)
+        y = layers.ReLU()(y)
+        y = layers.Conv2D(512, 3, padding="same", use_bias=False)(y)
+        s = layers.Conv2D(512, 1, strides=2, use_bias=False, name="proj")(x)
+        return layers.ReLU()(layers.Add()([s, y]))
+
+    result = check("resnet-ex-budget", wide_first)
+    assert not result.correct and "over the budget" in result.message
+    assert f"{28 * 28 * 256 * 512:,}" in result.message  # 102,760,448
+    assert f"{2 * 28 * 28 * 256 * 512:,}" not in result.message
+    assert "(proj)" in result.message and "first" not in result.message
+
+    def no_projection(x):
+        y = layers.Conv2D(512, 1, strides=2, use_bias=False)(x)
+        y = layers.Conv2D(512, 3, padding="same", use_bias=False)(y)
+        s = layers.MaxPooling2D(1, strides=2)(x)
+        s = layers.Concatenate()([s, s])
+        return layers.Add()([s, y])
+
+    result = check("resnet-ex-budget", no_projection)
+    assert not result.correct and "projection" not in result.message
 
 
 def test_budget_v15_with_zero_padding_is_over_budget():
@@ -170,9 +198,9 @@ def test_shortcut_checker_wants_a_strided_projection_that_is_added():
         zero = layers.Multiply()([s, layers.Lambda(lambda t: t * 0.0)(s)])
         return layers.Add()([layers.Add()([zero, y]), y * 0.0])
 
-    def pooled_then_projected(x, filters):
+    def average_pooled_then_projected(x, filters):
         y = _branch(x, filters)
-        s = layers.MaxPooling2D(1, strides=2, padding="same")(x)
+        s = layers.AveragePooling2D(2, padding="same")(x)
         s = layers.Conv2D(filters, 1, use_bias=False)(s)
         return layers.Add()([s, y])
 
@@ -180,11 +208,34 @@ def test_shortcut_checker_wants_a_strided_projection_that_is_added():
         s = layers.Conv2D(filters, 1, strides=2, use_bias=False)(x)
         return layers.ReLU()(s + _branch(x, filters))
 
-    for wrong in (projection_times_zero, pooled_then_projected):
-        result = check("resnet-ex-shortcut", wrong)
-        assert not result.correct, wrong.__name__
-        assert "stride 2" in result.message or "does not change" in result.message
+    result = check("resnet-ex-shortcut", projection_times_zero)
+    assert not result.correct and "does not change" in result.message
+    result = check("resnet-ex-shortcut", average_pooled_then_projected)
+    assert not result.correct and "between the even rows" in result.message
     assert check("resnet-ex-shortcut", plus_operator).correct
+
+
+def test_shortcut_accepts_every_way_of_writing_the_strided_projection():
+    """Subsampling then an unstrided 1x1 computes what the strided 1x1 does."""
+
+    def sliced_then_projected(x, filters):
+        s = layers.Conv2D(filters, 1, use_bias=False)(x[:, ::2, ::2, :])
+        s = layers.BatchNormalization()(s)
+        return layers.ReLU()(layers.Add()([s, _branch(x, filters)]))
+
+    def pooled_then_projected(x, filters):
+        s = layers.MaxPooling2D(1, strides=2, padding="same")(x)
+        s = layers.Conv2D(filters, 1, use_bias=False)(s)
+        return layers.Add()([s, _branch(x, filters)])
+
+    def projected_then_sliced(x, filters):
+        s = layers.Conv2D(filters, 1, use_bias=False)(x)
+        return layers.Add()([s[:, ::2, ::2, :], _branch(x, filters)])
+
+    for right in (sliced_then_projected, pooled_then_projected,
+                  projected_then_sliced):
+        result = check("resnet-ex-shortcut", right)
+        assert result.correct, (right.__name__, result.message)
 
 
 def test_budget_checker_wants_a_shortcut_and_a_branch():

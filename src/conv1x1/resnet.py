@@ -17,14 +17,19 @@ and ``conv5_block3_out``, as in Keras (:func:`stage_output_names`).
 
 Paper: He, Zhang, Ren and Sun, "Deep Residual Learning for Image
 Recognition", CVPR 2016 (arXiv:1512.03385): Table 1 (the stage tables),
-Figure 5 (the blocks), section 3.3 (shortcut options A, B and C) and
-section 4.2 (the CIFAR-10 networks that :func:`resnet_small` follows).
+Figure 5 (the blocks), section 3.3 (shortcut options A and B), section
+4.1 (option C, the comparison of the three in Table 3, and the bottleneck
+blocks) and section 4.2 (the CIFAR-10 networks that :func:`resnet_small`
+follows). ``groups`` in :func:`bottleneck_block` gives ResNeXt's block (Xie
+et al., "Aggregated Residual Transformations for Deep Neural Networks",
+CVPR 2017): the same 1x1 reduce and expand around a grouped 3x3.
 
 Introduced in the ResNet chapter.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -59,10 +64,11 @@ RESNET_STAGES = {
 #: times as many (256, 512, 1024, 2048).
 STAGE_WIDTHS = (64, 128, 256, 512)
 
-#: The shortcut options of section 3.3, and None for a plain network:
-#: "A" identity, with a strided identity plus zero channels where the shape
-#: changes (no parameters); "B" identity, with a 1x1 projection only where
-#: the shape changes; "C" a 1x1 projection in every block.
+#: The shortcut options, and None for a plain network: "A" identity, with
+#: a strided identity plus zero channels where the shape changes (no
+#: parameters); "B" identity, with a 1x1 projection only where the shape
+#: changes; "C" a 1x1 projection in every block. Section 3.3 of the paper
+#: describes A and B; section 4.1 adds C and compares the three (Table 3).
 SHORTCUTS = ("A", "B", "C", None)
 
 #: Where a strided bottleneck block subsamples: in its first 1x1
@@ -72,14 +78,42 @@ STRIDE_AT = ("1x1", "3x3")
 
 _BN_EPSILON = 1.001e-5  # as in keras.applications.resnet
 
+#: The most filters (or classes) one layer may have here: a larger number is
+#: a typo, and its kernel would not fit in memory (ResNet's widest layer has
+#: 2,048 filters).
+MAX_FILTERS = 65_536
 
-def _conv_bn(x, filters, kernel_size, stride, name, *, use_bias, relu):
-    """Convolution, batch normalization and (optionally) ReLU, named Keras-style."""
+#: The most blocks one stage may have in a built network (the deepest
+#: networks of the papers have about 200 per stage).
+MAX_BLOCKS = 1_000
+
+
+def _filters(value, name="filters", fix="Pass the filters of the 3x3 "
+             "convolution."):
+    value = _checks.integer_at_least(value, name, 1, fix)
+    if value > MAX_FILTERS:
+        raise ValueError(
+            f"Expected {name} to be at most {MAX_FILTERS:,}; received "
+            f"{value:,}, whose kernels would not fit in memory. ResNet's "
+            "widest layer has 2,048 filters.")
+    return value
+
+
+def _conv_bn(x, filters, kernel_size, stride, name, *, use_bias, relu,
+             groups=1, zero_gamma=False):
+    """Convolution, batch normalization and (optionally) ReLU, named Keras-style.
+
+    ``zero_gamma`` starts the batch normalization's scale at zero, so that
+    the layer outputs its shift (zero) until training moves it.
+    """
     import keras
 
     x = keras.layers.Conv2D(filters, kernel_size, strides=stride, padding="same",
-                            use_bias=use_bias, name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_bn")(x)
+                            use_bias=use_bias, groups=groups,
+                            name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(
+        epsilon=_BN_EPSILON, gamma_initializer="zeros" if zero_gamma else "ones",
+        name=f"{name}_bn")(x)
     if relu:
         x = keras.layers.ReLU(name=f"{name}_relu")(x)
     return x
@@ -101,8 +135,8 @@ def shortcut_path(x, filters: int, stride: int = 1, *, shortcut="B",
     stride ``stride`` and batch normalization, ``{prefix}0_conv`` and
     ``{prefix}0_bn``. Option C uses that projection in every block.
 
-    Paper: He et al. 2016 (arXiv:1512.03385), section 3.3, options (A), (B)
-    and (C).
+    Paper: He et al. 2016 (arXiv:1512.03385): options (A) and (B) in
+    section 3.3, (C) and the comparison of the three in section 4.1.
 
     Args:
         x: Keras tensor of shape (batch, height, width, channels).
@@ -127,8 +161,7 @@ def shortcut_path(x, filters: int, stride: int = 1, *, shortcut="B",
     import keras
 
     shape = _checks.feature_map(x)
-    filters = _checks.integer_at_least(filters, "filters", 1,
-                                       "Pass the block's output channels.")
+    filters = _filters(filters, fix="Pass the block's output channels.")
     stride = _checks.stride(stride)
     shortcut = _check_shortcut(shortcut)
     use_bias = _checks.boolean(use_bias, "use_bias")
@@ -167,7 +200,14 @@ def _finish(residual, inputs, filters, stride, shortcut, attention, use_bias,
 
     if attention is not None:
         branch_shape = tuple(residual.shape)
-        residual = attention(residual, prefix)
+        try:
+            residual = attention(residual, prefix)
+        except TypeError as err:
+            raise ValueError(
+                "Expected attention to be a function attention(tensor, prefix) "
+                f"-> tensor of two arguments; calling it raised TypeError: "
+                f"{err}. Give it a second argument, the block's layer-name "
+                "prefix.") from err
         if (not keras.backend.is_keras_tensor(residual)
                 or tuple(residual.shape) != branch_shape):
             raise ValueError(
@@ -185,8 +225,7 @@ def _finish(residual, inputs, filters, stride, shortcut, attention, use_bias,
 
 def _check_block_args(x, filters, stride, shortcut, attention, use_bias, prefix):
     shape = _checks.feature_map(x)
-    filters = _checks.integer_at_least(filters, "filters", 1,
-                                       "Pass the filters of the 3x3 convolution.")
+    filters = _filters(filters)
     stride = _checks.stride(stride)
     shortcut = _check_shortcut(shortcut)
     if attention is not None and not callable(attention):
@@ -199,7 +238,8 @@ def _check_block_args(x, filters, stride, shortcut, attention, use_bias, prefix)
 
 
 def basic_block(x, filters: int, stride: int = 1, *, shortcut="B", attention=None,
-                use_bias: bool = False, prefix: str):
+                use_bias: bool = False, zero_init_residual: bool = False,
+                prefix: str):
     """ResNet's basic block: two 3x3 convolutions and a shortcut.
 
     ``3x3 conv (stride) - BN - ReLU - 3x3 conv - BN``, then ``attention``
@@ -221,6 +261,10 @@ def basic_block(x, filters: int, stride: int = 1, *, shortcut="B", attention=Non
             prefix and must return a tensor of the same shape.
         use_bias: whether the convolutions have biases (the paper's have
             none, since batch normalization follows; Keras's have).
+        zero_init_residual: start the branch's last batch-normalization
+            scale (gamma) at zero, so that the branch outputs zeros and the
+            block computes ``relu(shortcut(x))`` until training moves it
+            (Goyal et al. 2017; "zero gamma" in He et al. 2019).
         prefix: prefix of the layer names, e.g. ``"conv2_block1_"``:
             ``{prefix}1_conv``, ``1_bn``, ``1_relu``, ``2_conv``, ``2_bn``,
             ``add`` and ``out`` (plus the shortcut's ``0_conv``, ``0_bn`` or
@@ -233,23 +277,26 @@ def basic_block(x, filters: int, stride: int = 1, *, shortcut="B", attention=Non
     Raises:
         ValueError: for a tensor that is not 4-D, ``filters`` < 1, a stride
             other than 1 or 2, an unknown shortcut, an attention that is not
-            callable or changes the shape, a non-boolean ``use_bias`` or a
-            prefix that is not a string.
+            callable or changes the shape, a non-boolean ``use_bias`` or
+            ``zero_init_residual``, or a prefix that is not a string.
 
     Introduced in the ResNet chapter.
     """
     _, filters, stride, shortcut, use_bias, prefix = _check_block_args(
         x, filters, stride, shortcut, attention, use_bias, prefix)
+    zero = _checks.boolean(zero_init_residual, "zero_init_residual")
     inputs = x
     x = _conv_bn(x, filters, 3, stride, f"{prefix}1", use_bias=use_bias, relu=True)
-    x = _conv_bn(x, filters, 3, 1, f"{prefix}2", use_bias=use_bias, relu=False)
+    x = _conv_bn(x, filters, 3, 1, f"{prefix}2", use_bias=use_bias, relu=False,
+                 zero_gamma=zero)
     return _finish(x, inputs, filters, stride, shortcut, attention, use_bias,
                    prefix)
 
 
 def bottleneck_block(x, filters: int, stride: int = 1, *, expansion: int = 4,
                      stride_at: str = "1x1", shortcut="B", attention=None,
-                     use_bias: bool = False, prefix: str):
+                     use_bias: bool = False, groups: int = 1,
+                     zero_init_residual: bool = False, prefix: str):
     """ResNet's bottleneck block: 1x1 reduce, 3x3, 1x1 expand, and a shortcut.
 
     ``1x1 conv to filters - BN - ReLU - 3x3 conv - BN - ReLU - 1x1 conv to
@@ -258,9 +305,13 @@ def bottleneck_block(x, filters: int, stride: int = 1, *, expansion: int = 4,
     channels, a quarter of the block's output: the 1x1 convolutions carry
     the channels down and up again. ``stride_at`` says which convolution
     subsamples when ``stride`` is 2: the first 1x1 (the paper and Keras's
-    ResNet50) or the 3x3 ("ResNet v1.5", torchvision).
+    ResNet50) or the 3x3 ("ResNet v1.5", torchvision). With ``groups`` > 1
+    the 3x3 convolution is grouped, ResNeXt's block: ResNeXt-50 (32x4d)
+    has ``groups=32``, ``filters`` twice ResNet-50's (128 in conv2_x) and
+    ``expansion=2``.
 
-    Paper: He et al. 2016 (arXiv:1512.03385), Figure 5 (right).
+    Paper: He et al. 2016 (arXiv:1512.03385), Figure 5 (right); ResNeXt:
+    Xie et al. 2017 (arXiv:1611.05431), Figure 3 (c).
 
     Args:
         x: Keras tensor of shape (batch, height, width, channels).
@@ -276,6 +327,11 @@ def bottleneck_block(x, filters: int, stride: int = 1, *, expansion: int = 4,
             tensor`` applied to the branch just before the addition; it
             receives this block's prefix and must keep the shape.
         use_bias: whether the convolutions have biases (Keras's have).
+        groups: groups of the 3x3 convolution (1, ResNet; ResNeXt's
+            cardinality, 32 in ResNeXt-50); it must divide ``filters``.
+        zero_init_residual: start the last batch normalization's scale at
+            zero, so that the block computes ``relu(shortcut(x))`` at first
+            (see :func:`basic_block`).
         prefix: prefix of the layer names: ``{prefix}1_conv`` ...
             ``3_bn``, ``add``, ``out`` (and the shortcut's layers).
 
@@ -284,24 +340,51 @@ def bottleneck_block(x, filters: int, stride: int = 1, *, expansion: int = 4,
         expansion * filters).
 
     Raises:
-        ValueError: as :func:`basic_block`, and for ``expansion`` < 1 or a
-            ``stride_at`` other than "1x1" or "3x3".
+        ValueError: as :func:`basic_block`, and for ``expansion`` < 1 (or
+            an output wider than :data:`MAX_FILTERS`), a ``stride_at`` other
+            than "1x1" or "3x3", or ``groups`` < 1 or not dividing
+            ``filters``.
 
     Introduced in the ResNet chapter.
     """
     _, filters, stride, shortcut, use_bias, prefix = _check_block_args(
         x, filters, stride, shortcut, attention, use_bias, prefix)
-    expansion = _checks.integer_at_least(expansion, "expansion", 1,
-                                         "The paper uses 4.")
+    expansion = _check_expansion(expansion, filters)
     stride_at = _checks.choice(stride_at, STRIDE_AT, "stride_at")
+    groups = _check_groups(groups, (filters,))
+    zero = _checks.boolean(zero_init_residual, "zero_init_residual")
     first, middle = (stride, 1) if stride_at == "1x1" else (1, stride)
     inputs = x
     x = _conv_bn(x, filters, 1, first, f"{prefix}1", use_bias=use_bias, relu=True)
-    x = _conv_bn(x, filters, 3, middle, f"{prefix}2", use_bias=use_bias, relu=True)
+    x = _conv_bn(x, filters, 3, middle, f"{prefix}2", use_bias=use_bias, relu=True,
+                 groups=groups)
     x = _conv_bn(x, expansion * filters, 1, 1, f"{prefix}3", use_bias=use_bias,
-                 relu=False)
+                 relu=False, zero_gamma=zero)
     return _finish(x, inputs, expansion * filters, stride, shortcut, attention,
                    use_bias, prefix)
+
+
+def _check_expansion(expansion, widest: int) -> int:
+    expansion = _checks.integer_at_least(expansion, "expansion", 1,
+                                         "The paper uses 4.")
+    if expansion * widest > MAX_FILTERS:
+        raise ValueError(
+            f"Expected expansion * filters to be at most {MAX_FILTERS:,}; "
+            f"received expansion={expansion} with {widest:,} filters. The "
+            "paper uses 4.")
+    return expansion
+
+
+def _check_groups(groups, widths) -> int:
+    groups = _checks.integer_at_least(groups, "groups", 1,
+                                      "Use 1 for ResNet, 32 for ResNeXt-50.")
+    for width in widths:
+        if width % groups:
+            raise ValueError(
+                f"Expected groups to divide the 3x3 convolution's {width} "
+                f"filters; received groups={groups}. Choose a divisor of "
+                f"{width}, e.g. {math.gcd(width, groups)}.")
+    return groups
 
 
 def _check_depth(depth) -> int:
@@ -314,13 +397,43 @@ def _check_depth(depth) -> int:
     return int(depth)
 
 
-def _depth_and_stages(depth, stages):
+def _depth_and_stages(depth, stages, *, max_blocks=MAX_BLOCKS):
     """(depth, block kind, (width, blocks) rows): the table's, or ``stages`` checked."""
     depth = _check_depth(depth)
     kind, blocks = RESNET_STAGES[depth]
     if stages is None:
         return depth, kind, tuple(zip(STAGE_WIDTHS, blocks))
-    return depth, kind, _checks.stage_table(stages, ("width", "blocks"))
+    rows = _checks.stage_table(stages, ("width", "blocks"))
+    for i, (width, count) in enumerate(rows):
+        if width > MAX_FILTERS or (max_blocks is not None and count > max_blocks):
+            raise ValueError(
+                f"Expected every row of stages to have a width of at most "
+                f"{MAX_FILTERS:,} and at most {max_blocks:,} blocks; row {i} "
+                f"is {(width, count)!r}. Check the row for a typo.")
+    return depth, kind, rows
+
+
+def _check_classes(classes) -> int:
+    classes = _checks.positive_int(classes, "classes")
+    if classes > MAX_FILTERS:
+        raise ValueError(
+            f"Expected classes to be at most {MAX_FILTERS:,}; received "
+            f"{classes:,}. ImageNet has 1,000.")
+    return classes
+
+
+def _check_bottleneck_only(kind, depth, expansion, stride_at, groups):
+    """Refuse bottleneck options for a basic-block depth instead of ignoring them."""
+    if kind != "basic":
+        return
+    for name, value, neutral in (("expansion", expansion, 4),
+                                 ("stride_at", stride_at, "1x1"),
+                                 ("groups", groups, 1)):
+        if value != neutral:
+            raise ValueError(
+                f"Expected {name}={neutral!r} for ResNet-{depth}, whose basic "
+                f"blocks have no 1x1 convolutions; received {name}="
+                f"{value!r}. Use depth 50, 101 or 152 for bottleneck blocks.")
 
 
 def stage_output_names(depth=50) -> tuple[str, ...]:
@@ -354,7 +467,7 @@ def stage_output_names(depth=50) -> tuple[str, ...]:
 
 
 def _stack(x, kind, stages, *, first_stride, expansion, stride_at, shortcut,
-           attention, use_bias):
+           attention, use_bias, groups=1):
     """All residual stages: (width, blocks) rows, stride 2 at each later stage."""
     for i, (width, count) in enumerate(stages):
         for j in range(count):
@@ -368,7 +481,7 @@ def _stack(x, kind, stages, *, first_stride, expansion, stride_at, shortcut,
                 x = bottleneck_block(x, width, stride, expansion=expansion,
                                      stride_at=stride_at, shortcut=shortcut,
                                      attention=attention, use_bias=use_bias,
-                                     prefix=prefix)
+                                     groups=groups, prefix=prefix)
     return x
 
 
@@ -381,7 +494,7 @@ def _layer_count(kind: str, stages) -> int:
 def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
            include_top: bool = True, stride_at: str = "1x1", shortcut="B",
            attention=None, use_bias: bool = False, stages=None,
-           expansion: int = 4, name: str | None = None):
+           expansion: int = 4, groups: int = 1, name: str | None = None):
     """ResNet for ImageNet, from the paper's Table 1.
 
     A 7x7 convolution with 64 filters and stride 2, batch normalization,
@@ -416,6 +529,9 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
             to override it, e.g. ((64, 2), (128, 2)); the block kind still
             comes from ``depth``.
         expansion: a bottleneck block's output channels over its width (4).
+        groups: groups of every bottleneck's 3x3 convolution (1; ResNeXt-50
+            (32x4d) is ``groups=32``, ``expansion=2`` and the widths
+            128, 256, 512, 1024).
         name: model name; defaults to ``f"resnet{layers}"``, the weighted
             layers counted.
 
@@ -426,8 +542,12 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
         ValueError: for an unknown depth, an input shape that is not
             (height, width, 3) or is smaller than 32x32, ``classes`` < 1, a
             non-boolean flag, an unknown ``stride_at`` or ``shortcut``, an
-            attention that is not callable, a malformed stage table,
-            ``expansion`` < 1 or a name that is not a non-empty string.
+            attention that is not callable, a malformed stage table (or
+            one wider than :data:`MAX_FILTERS` or deeper than
+            :data:`MAX_BLOCKS`), ``expansion`` < 1, ``groups`` that do not
+            divide the widths, bottleneck options (``expansion``,
+            ``stride_at``, ``groups``) for a basic-block depth, or a name
+            that is not a non-empty string.
 
     Introduced in the ResNet chapter.
     """
@@ -436,7 +556,7 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
     depth, kind, stages = _depth_and_stages(depth, stages)
     min_size = 2 ** (len(stages) + 1)
     input_shape = _checks.image_input_shape(input_shape, min_size=min_size)
-    classes = _checks.positive_int(classes, "classes")
+    classes = _check_classes(classes)
     include_top = _checks.boolean(include_top, "include_top")
     stride_at = _checks.choice(stride_at, STRIDE_AT, "stride_at")
     _check_shortcut(shortcut)
@@ -445,8 +565,10 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
             "Expected attention to be None or a function attention(tensor, prefix) "
             f"-> tensor; received {type(attention).__name__}.")
     use_bias = _checks.boolean(use_bias, "use_bias")
-    expansion = _checks.integer_at_least(expansion, "expansion", 1,
-                                         "The paper uses 4.")
+    expansion = _check_expansion(expansion, max(w for w, _ in stages))
+    groups = _check_groups(groups, [w for w, _ in stages] if kind != "basic"
+                           else [])
+    _check_bottleneck_only(kind, depth, expansion, stride_at, groups)
     name = _checks.name_or_none(name)
 
     inputs = keras.Input(shape=input_shape, name="input_layer")
@@ -459,7 +581,7 @@ def resnet(depth: int = 50, input_shape=(224, 224, 3), classes: int = 1000, *,
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     x = _stack(x, kind, stages, first_stride=1, expansion=expansion,
                stride_at=stride_at, shortcut=shortcut, attention=attention,
-               use_bias=use_bias)
+               use_bias=use_bias, groups=groups)
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
@@ -507,17 +629,22 @@ def resnet_small(blocks: int = 3, input_shape=(32, 32, 3), classes: int = 10, *,
 
     blocks = _checks.integer_at_least(blocks, "blocks", 1,
                                       "The paper uses n = 3, 5, 7, 9 or 18.")
+    if blocks > MAX_BLOCKS:
+        raise ValueError(
+            f"Expected blocks to be at most {MAX_BLOCKS:,}; received "
+            f"{blocks:,}. The paper's deepest CIFAR-10 network has n = 200.")
     known = isinstance(widths, (tuple, list)) and all(
-        isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 1
-        for w in widths)
+        isinstance(w, numbers.Integral) and not isinstance(w, bool)
+        and 1 <= w <= MAX_FILTERS for w in widths)
     if not known or not widths:
         raise ValueError(
             "Expected widths to be a non-empty sequence of positive filters per "
-            f"stage, e.g. (16, 32, 64); received {widths!r}.")
+            f"stage (at most {MAX_FILTERS:,}), e.g. (16, 32, 64); received "
+            f"{widths!r}.")
     stages = tuple((int(w), blocks) for w in widths)
     input_shape = _checks.image_input_shape(input_shape,
                                             min_size=2 ** (len(stages) - 1))
-    classes = _checks.positive_int(classes, "classes")
+    classes = _check_classes(classes)
     _check_shortcut(shortcut)
     if attention is not None and not callable(attention):
         raise ValueError(
@@ -565,21 +692,25 @@ class ResNetCost:
 
 def resnet_cost(depth: int = 50, *, stages=None, expansion: int = 4,
                 input_size: int = 224, classes: int = 1000, shortcut="B",
-                stride_at: str = "1x1", use_bias: bool = False) -> ResNetCost:
+                stride_at: str = "1x1", use_bias: bool = False,
+                groups: int = 1) -> ResNetCost:
     """Parameters and MACs of :func:`resnet`'s network, by formula, without Keras.
 
     Walks the same table as :func:`resnet` and adds each convolution's
     ``k * k * C_in * C_out`` weights (plus four batch-normalization numbers
     per output channel, and a bias per filter with ``use_bias``) and its
-    ``H' * W' * k * k * C_in * C_out`` MACs. It takes microseconds, so an
-    explorer can redraw on every change; the ResNet chapter checks it
+    ``H' * W' * k * k * C_in * C_out`` MACs (divided by ``groups`` for a
+    grouped 3x3). The blocks after the first of a stage are all alike, so it
+    counts one and multiplies: it takes microseconds whatever the depth, and
+    an explorer can redraw on every change. The ResNet chapter checks it
     against :func:`conv1x1.cost.layer_costs` of the built model.
 
     Paper: He et al. 2016 (arXiv:1512.03385), Table 1.
 
     Args:
-        depth, stages, expansion, classes, shortcut, stride_at, use_bias: as
-            in :func:`resnet` (``shortcut=None`` counts the plain network).
+        depth, stages, expansion, classes, shortcut, stride_at, use_bias,
+            groups: as in :func:`resnet` (``shortcut=None`` counts the plain
+            network); ``stages`` may have any number of blocks.
         input_size: height and width of the square input (>= 32).
 
     Returns:
@@ -591,19 +722,22 @@ def resnet_cost(depth: int = 50, *, stages=None, expansion: int = 4,
 
     Introduced in the ResNet chapter.
     """
-    depth, kind, stages = _depth_and_stages(depth, stages)
-    expansion = _checks.integer_at_least(expansion, "expansion", 1,
-                                         "The paper uses 4.")
+    depth, kind, stages = _depth_and_stages(depth, stages, max_blocks=None)
+    expansion = _check_expansion(expansion, max(w for w, _ in stages))
     size = _checks.integer_at_least(input_size, "input_size",
                                     2 ** (len(stages) + 1),
                                     "The network's total stride must fit.")
-    classes = _checks.positive_int(classes, "classes")
+    classes = _check_classes(classes)
     _check_shortcut(shortcut)
     stride_at = _checks.choice(stride_at, STRIDE_AT, "stride_at")
     extra = 4 + _checks.boolean(use_bias, "use_bias")  # per output channel
+    groups = _check_groups(groups, [w for w, _ in stages] if kind != "basic"
+                           else [])
+    _check_bottleneck_only(kind, depth, expansion, stride_at, groups)
 
-    def conv(h_out, k, c_in, c_out):
-        return k * k * c_in * c_out + extra * c_out, h_out * h_out * k * k * c_in * c_out
+    def conv(h_out, k, c_in, c_out, g=1):
+        weights = k * k * (c_in // g) * c_out
+        return weights + extra * c_out, h_out * h_out * weights
 
     size = -(-size // 2)
     params, macs = conv(size, 7, 3, 64)
@@ -612,7 +746,11 @@ def resnet_cost(depth: int = 50, *, stages=None, expansion: int = 4,
     stage_params, stage_macs = [], []
     for i, (width, count) in enumerate(stages):
         p_stage = m_stage = 0
-        for j in range(count):
+        # The first block, and one of the (count - 1) blocks that follow it,
+        # which all have the same shapes.
+        for j, repeat in ((0, 1), (1, count - 1)):
+            if not repeat:
+                continue
             stride = 2 if i > 0 and j == 0 else 1
             h_out = -(-size // stride)
             if kind == "basic":
@@ -621,13 +759,14 @@ def resnet_cost(depth: int = 50, *, stages=None, expansion: int = 4,
             else:
                 out = expansion * width
                 first = h_out if stride_at == "1x1" else size
-                convs = [conv(first, 1, c_in, width), conv(h_out, 3, width, width),
+                convs = [conv(first, 1, c_in, width),
+                         conv(h_out, 3, width, width, groups),
                          conv(h_out, 1, width, out)]
             changes = stride != 1 or c_in != out
             if shortcut == "C" or (shortcut == "B" and changes):
                 convs.append(conv(h_out, 1, c_in, out))
-            p_stage += sum(p for p, _ in convs)
-            m_stage += sum(m for _, m in convs)
+            p_stage += repeat * sum(p for p, _ in convs)
+            m_stage += repeat * sum(m for _, m in convs)
             c_in, size = out, h_out
         stage_params.append(p_stage)
         stage_macs.append(m_stage)

@@ -3,7 +3,7 @@
 Four questions: a downsampling residual block designed under a budget of
 multiply-accumulates (design), a block whose shortcut does not match its
 branch (debug), the cost of moving one block's stride from the 1x1 to the
-3x3 convolution (predict, then run), and what option A's zero channels carry
+3x3 convolution (arithmetic), and what option A's zero channels carry
 (conceptual).
 
 The design and debug checkers build the learner's block on a symbolic input,
@@ -53,8 +53,9 @@ def _is_spatial(operation) -> bool:
     return max(getattr(operation, "kernel_size", None) or (1,)) >= 3
 
 
-def _residual_sums(model) -> list[tuple[list, list]]:
-    """For every addition, the operations upstream of each of its two inputs."""
+def _residual_sums(model) -> list[tuple]:
+    """For every addition of two tensors: the two tensors, and the operations
+    upstream of each."""
     operations = getattr(model, "operations", None) or model.layers
     sums = []
     for operation in operations:
@@ -62,19 +63,28 @@ def _residual_sums(model) -> list[tuple[list, list]]:
             continue
         inputs = operation._inbound_nodes[0].input_tensors
         if len(inputs) == 2 and inputs[0] is not inputs[1]:
-            sums.append(tuple(_upstream(t) for t in inputs))
+            sums.append(((inputs[0], _upstream(inputs[0])),
+                         (inputs[1], _upstream(inputs[1]))))
     return sums
 
 
-def _shortcut_and_branch(model):
+def _shortcut_and_branch(model, tensors: bool = False):
     """``(shortcut ops, branch ops)`` of the first addition of a shortcut (no
-    3x3 upstream) and a branch (a 3x3 upstream), or None."""
+    3x3 upstream) and a branch (a 3x3 upstream), or None. With ``tensors``,
+    ``((shortcut tensor, ops), (branch tensor, ops))``."""
     for left, right in _residual_sums(model):
         for shortcut, branch in ((left, right), (right, left)):
-            if (not any(map(_is_spatial, shortcut))
-                    and any(map(_is_spatial, branch))):
-                return shortcut, branch
+            if (not any(map(_is_spatial, shortcut[1]))
+                    and any(map(_is_spatial, branch[1]))):
+                return (shortcut, branch) if tensors else (shortcut[1],
+                                                           branch[1])
     return None
+
+
+def _pointwise(operation) -> bool:
+    """Whether ``operation`` is a 1x1 convolution (any stride)."""
+    return (tuple(getattr(operation, "kernel_size", ()) or ()) == (1, 1)
+            and hasattr(operation, "filters"))
 
 
 # --------------------------------------------------------------------------
@@ -107,10 +117,14 @@ def _check_budget(fn) -> Result:
                              "convolution (the shortcut) and the other through "
                              "one (the branch).")
     if built.macs > BUDGET_MACS:
-        projection = sum(r.macs for r in built.records if r.kind == "pointwise"
-                         and r.macs == 28 * 28 * 256 * 512)
-        extra = (f" A 1x1 projection from 256 to 512 channels on the 28x28 map "
-                 f"alone costs {projection:,}." if projection else "")
+        shortcut_ops = _shortcut_and_branch(built.model)[0]
+        names = {getattr(op, "name", None) for op in shortcut_ops
+                 if _pointwise(op)}
+        on_shortcut = [r for r in built.records if r.name in names and r.macs]
+        projection = sum(r.macs for r in on_shortcut)
+        extra = (f" The 1x1 projection on your shortcut path "
+                 f"({', '.join(r.name for r in on_shortcut)}) alone costs "
+                 f"{projection:,}." if projection else "")
         return Result(False, f"Your block costs {built.macs:,} MACs, over the "
                              f"budget of {BUDGET_MACS:,}.{extra} Where does "
                              "each layer run, on the 56x56 map or the 28x28 "
@@ -124,6 +138,19 @@ def _check_budget(fn) -> Result:
 # resnet-ex-shortcut: a downsampling basic block that adds x unchanged.
 
 SHORTCUT_CASES = ((16, 16, 32, 64), (8, 8, 16, 16), (9, 7, 8, 24))
+
+
+def _reads_only_even_pixels(submodel, shape) -> bool:
+    """Whether ``submodel``'s output ignores every pixel of its input outside
+    the even rows and columns, as a 1x1 convolution with stride 2 does."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, *shape)).astype("float32")
+    changed = x.copy()
+    unread = np.ones(shape[:2], bool)
+    unread[::2, ::2] = False
+    changed[:, unread] = rng.normal(size=changed[:, unread].shape)
+    return np.allclose(np.asarray(submodel(x)), np.asarray(submodel(changed)),
+                       atol=1e-5)
 
 
 def _depends_on(model, layer, shape) -> bool:
@@ -154,10 +181,9 @@ def _check_shortcut(fn) -> Result:
             return Result(False, "Your block no longer adds a shortcut: without "
                                  "it, it is a plain block. Keep the addition and "
                                  "make the shortcut's shape match instead.")
-        paths = _shortcut_and_branch(built.model)
-        projections = [op for op in (paths[0] if paths else [])
-                       if tuple(getattr(op, "kernel_size", ())) == (1, 1)
-                       and tuple(getattr(op, "strides", ())) == (2, 2)]
+        paths = _shortcut_and_branch(built.model, tensors=True)
+        projections = [op for op in (paths[0][1] if paths else [])
+                       if _pointwise(op)]
         weights = sum(r.weights for r in built.records)
         branch = 9 * c_in * filters + 9 * filters * filters
         if weights == branch:
@@ -173,14 +199,33 @@ def _check_shortcut(fn) -> Result:
                                  "convolution (with stride 2) on the shortcut.")
         if not projections:
             return Result(False, f"The weights add up {case}, but the shortcut is "
-                                 "not a 1x1 convolution with stride 2 on x, added "
-                                 "to the branch: option B projects x itself, "
-                                 "with strides=2, and adds the result.")
-        if not _depends_on(built.model, projections[0], (height, width, c_in)):
+                                 "not a 1x1 convolution on x, added to the "
+                                 "branch: option B projects x itself, with "
+                                 "strides=2, and adds the result.")
+        shape = (height, width, c_in)
+        if not _depends_on(built.model, projections[0], shape):
             return Result(False, f"Your block's output does not change {case} when "
                                  "the projection's weights do: the projected "
                                  "shortcut must be added as it is.")
-    return Result(True, "Correct: the right shape and a 1x1 projection in all "
+        try:
+            import keras
+
+            shortcut = keras.Model(built.model.inputs[0], paths[0][0])
+            even_only = _reads_only_even_pixels(shortcut, shape)
+        except Exception as err:  # an unusual graph: say so, never raise
+            return Result(False, f"Your shortcut could not be run on its own "
+                                 f"{case} ({type(err).__name__}: {err}).")
+        if not even_only:
+            return Result(False, f"Your shortcut reads pixels between the even "
+                                 f"rows and columns {case}: it mixes "
+                                 "neighbours (pooling, or a convolution "
+                                 "before the subsampling). Option B's "
+                                 "projection is a 1x1 convolution with "
+                                 "strides=2, which sees x[:, ::2, ::2] only "
+                                 "(the same as slicing x[:, ::2, ::2] and "
+                                 "then a 1x1 convolution).")
+    return Result(True, "Correct: the right shape and a 1x1 projection of the "
+                        "subsampled input in all "
                         f"{len(SHORTCUT_CASES)} cases.")
 
 
@@ -290,7 +335,7 @@ EXERCISES = (
     ),
     Exercise(
         label="resnet-ex-stride",
-        kind="predict",
+        kind="arithmetic",
         check=_check_stride,
         hints=("Which of the block's convolutions changes the size of the "
                "map it runs on when the stride moves?",
