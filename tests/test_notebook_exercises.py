@@ -1131,3 +1131,39 @@ def test_heading_level_reads_the_first_heading_after_a_target():
     assert NORMALIZER.heading_level("#### Solution") == 4
     assert NORMALIZER.heading_level("Some text\n# Late heading") == 0
     assert NORMALIZER.heading_level("#hashtag") == 0
+
+
+#: The learner's names that solutions redefined, and those they asserted were
+#: still wrong, when Run All first undid a learner's work.
+REDEFINED = ("median_time", "merge", "my_block", "separable_macs", "my_down_block",
+             "down_block", "my_se", "my_fire", "my_fire_fixed")
+ASSERTED_WRONG = ("difference_kernel", "my_module", "my_head", "class_map_head",
+                  "my_pointwise", "pool_branch")
+
+
+@pytest.mark.parametrize("name", REDEFINED + ASSERTED_WRONG)
+def test_run_all_problems_catches_each_reported_violation(name):
+    from conv1x1.exercises import Exercise, Result
+
+    registry = {"demo-ex-f": Exercise("demo-ex-f", "debug", lambda a: Result(False, ""),
+                                      widget="function", function_name=name)}
+    if name in REDEFINED:
+        solution = f"{WORKED}\ndef {name}(x):\n    return x\n\n\nassert check('demo-ex-f', {name})"
+    else:
+        solution = f"{WORKED}\nassert not check('demo-ex-f', {name}).correct"
+    cells = [_markdown("```{exercise}\n:label: demo-ex-f\n\nFix it.\n```"),
+             _code(f"def {name}(x):\n    return 2 * x"),
+             _code('show("demo-ex-f")', tags=["remove-input"]),
+             _markdown("````{solution-start} demo-ex-f\n:class: dropdown\n````"),
+             _code(solution, jupyter=HIDDEN),
+             _markdown("````{solution-end}\n````")]
+    found = {"demo-ex-f": Found("demo-ex-f", 0, solution=[(4, cells[4])], solution_start=3)}
+    problems = run_all_problems("demo.ipynb", cells, found, registry)
+    if name in REDEFINED:
+        assert any(f"binds {name!r}" in p for p in problems), problems
+    assert any(f"{name!r} is the learner's" in p for p in problems), problems
+    renamed = solution.replace(f"def {name}(", f"def solution_{name}(").replace(
+        f"', {name}", f"', solution_{name}")
+    cells[4] = _code(renamed, jupyter=HIDDEN)
+    found["demo-ex-f"].solution = [(4, cells[4])]
+    assert run_all_problems("demo.ipynb", cells, found, registry) == []
