@@ -330,12 +330,27 @@ def test_inception_small_with_and_without_reductions():
 
 def test_exercise_aux():
     label = "inception-ex-aux"
-    x = keras.Input(shape=(14, 14, 832))
-    answer = keras.Model(x, inception.auxiliary_classifier(x, prefix="a_")).count_params()
-    assert check(label, f"{answer:,}").correct and answer == 3_229_800
-    assert "weights only" in check(label, "3,227,648").message
-    assert "4x4x128" in check(label, f"{832 * 128 + 128 + 196 * 128 * 1024 + 1024 + 1025000}"
-                              ).message
+    x = keras.Input(shape=(28, 28, 480))
+    answer = keras.Model(x, inception.auxiliary_classifier(
+        x, prefix="a_")).count_params()
+    # 5x5/3 valid pooling: floor((28 - 5) / 3) + 1 = 8, so fc reads 8*8*128.
+    assert answer == (480 * 128 + 128) + (8 * 8 * 128 * 1024 + 1024) + (
+        1024 * 1000 + 1000) == 9_476_200
+    assert check(label, f"{answer:,}").correct
+    assert check(label, "9476200").correct
+    assert "weights only" in check(label, "9,474,048").message
+    # the chapter's classifiers on 4a (512 channels) and 4d (528), 14x14
+    assert "module 4a" in check(label, "3,188,840").message
+    assert "module 4d" in check(label, "3,190,888").message
+    assert "not 4x4" in check(label, "3,184,744").message
+    assert "256" in check(label, f"{256 * 128 + 128 + 8389632 + 1025000}"
+                          ).message
+    assert "off by one" in check(
+        label, f"{61568 + 7 * 7 * 128 * 1024 + 1024 + 1025000}").message
+    assert "padding='same'" in check(
+        label, f"{61568 + 10 * 10 * 128 * 1024 + 1024 + 1025000}").message
+    assert "whole" in check(
+        label, f"{61568 + 28 * 28 * 128 * 1024 + 1024 + 1025000}").message
     assert not check(label, "").correct and not check(label, "lots").correct
 
 
@@ -439,6 +454,21 @@ def _separate_relus(x):
 def _separate_relu_branch(x, pool_proj):
     pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same")(x)
     return keras.layers.ReLU()(keras.layers.Conv2D(pool_proj, 1)(pooled))
+
+
+def _ops_concatenate_module(x):
+    def conv(t, filters, k):
+        return keras.layers.Conv2D(filters, k, padding="same",
+                                   activation="relu")(t)
+    pooled = keras.layers.MaxPooling2D(3, 1, padding="same")(x)
+    return keras.ops.concatenate(
+        [conv(x, 128, 1), conv(conv(x, 64, 1), 192, 3),
+         conv(conv(x, 16, 1), 96, 5), conv(pooled, 64, 1)], axis=-1)
+
+
+def test_budget_checker_accepts_keras_ops_concatenate():
+    result = check("inception-ex-budget", _ops_concatenate_module)
+    assert result.correct and "171,401,216" in result.message
 
 
 def test_budget_and_branch_checkers_judge_structure_not_spelling():

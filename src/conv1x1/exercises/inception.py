@@ -1,9 +1,10 @@
 """Exercises of the chapter "Inception (GoogLeNet)".
 
 Four questions: the parameters of an auxiliary classifier attached to module
-4e (arithmetic), which change of a width cuts module 3a's cost most (predict), a
-module designed under a budget of multiply-accumulates (design), and a
-pooling branch whose output does not fit the concatenation (debug).
+3b, on a 28x28 map (arithmetic), which change of a width cuts module 3a's
+cost most (predict), a module designed under a budget of
+multiply-accumulates (design), and a pooling branch whose output does not
+fit the concatenation (debug).
 
 The two function checkers build the learner's code on symbolic inputs, with
 a time limit (:func:`conv1x1.exercises._blocks.build_block`), and never raise.
@@ -18,26 +19,57 @@ from conv1x1.exercises._core import Result, check_choice, check_number
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
-# inception-ex-aux: an auxiliary classifier on 4e's 14x14x832 output.
+# inception-ex-aux: an auxiliary classifier on 3b's 28x28x480 output. The
+# 5x5/3 average pooling ("valid") gives floor((28 - 5) / 3) + 1 = 8, so the
+# first fully connected layer reads 8 * 8 * 128 numbers, not the 4 * 4 * 128
+# of the classifiers on 4a and 4d (14x14 maps).
 
-AUX_CHANNELS = 832
+AUX_SIZE = 28
+AUX_CHANNELS = 480
 AUX_CLASSES = 1000
-#: 5x5/3 average pooling turns 14x14 into 4x4; then 1x1 conv to 128, fc 1024, fc 1000.
-AUX_WEIGHTS = AUX_CHANNELS * 128 + 4 * 4 * 128 * 1024 + 1024 * AUX_CLASSES
-AUX_PARAMS = AUX_WEIGHTS + 128 + 1024 + AUX_CLASSES
+
+
+def _aux(channels: int, pooled: int, *, biases: bool = True) -> int:
+    """Parameters of the auxiliary classifier on a map pooled to pooled^2."""
+    weights = (channels * 128 + pooled * pooled * 128 * 1024
+               + 1024 * AUX_CLASSES)
+    return weights + (128 + 1024 + AUX_CLASSES if biases else 0)
+
+
+AUX_POOLED = (AUX_SIZE - 5) // 3 + 1
+AUX_PARAMS = _aux(AUX_CHANNELS, AUX_POOLED)
 
 
 def _aux_mistake(value: float) -> str | None:
     """The message for a known mistake, or None."""
-    if value == AUX_WEIGHTS:
+    if value == _aux(AUX_CHANNELS, AUX_POOLED, biases=False):
         return ("Not quite: that counts the weights only; Keras also "
                 "counts one bias per filter and per unit.")
-    no_pool = (AUX_CHANNELS * 128 + 128 + 14 * 14 * 128 * 1024 + 1024
-               + 1024 * AUX_CLASSES + AUX_CLASSES)
-    if value == no_pool:
+    if value == _aux(512, 4):
+        return ("Not quite: that is the chapter's classifier on module 4a, "
+                "with 512 input channels and a 14x14 map. Module 3b "
+                "outputs 480 channels on a 28x28 map.")
+    if value == _aux(528, 4):
+        return ("Not quite: that is the chapter's classifier on module 4d, "
+                "with 528 input channels and a 14x14 map. Module 3b "
+                "outputs 480 channels on a 28x28 map.")
+    if value == _aux(AUX_CHANNELS, 4):
+        return ("Not quite: the 480 channels are right, but the pooled map "
+                "is not 4x4 here. 5x5 pooling with stride 3 on a 28x28 "
+                "map gives floor((28 - 5) / 3) + 1 positions per side.")
+    if value == _aux(256, AUX_POOLED):
+        return ("Not quite: 256 is what module 3b reads; the classifier "
+                "reads what 3b outputs, 480 channels.")
+    if value == _aux(AUX_CHANNELS, (AUX_SIZE - 5) // 3):
+        return ("Not quite: the pooled size is off by one. A window of 5 "
+                "with stride 3 fits floor((28 - 5) / 3) + 1 times.")
+    if value == _aux(AUX_CHANNELS, -(-AUX_SIZE // 3)):
+        return ("Not quite: that is a 10x10 map, what padding='same' "
+                "would give. The paper's pooling has no padding.")
+    if value == _aux(AUX_CHANNELS, AUX_SIZE):
         return ("Not quite: the 5x5 average pooling with stride 3 comes "
-                "first, so the fully connected layer reads a 4x4x128 "
-                "map, not 14x14x128.")
+                "first; the fully connected layer does not read the whole "
+                "28x28 map.")
     return None
 
 
@@ -112,9 +144,13 @@ def _check_budget(fn) -> Result:
         return Result(False, f"The output has shape {tuple(model.output.shape)}; "
                              f"expected {(None, 28, 28, BUDGET_CHANNELS)}.")
     layers = model.layers
-    if not any(isinstance(layer, keras.layers.Concatenate) for layer in layers):
-        return Result(False, "Your module has no Concatenate layer: the branches' "
-                             "outputs must be concatenated on the channel axis.")
+    # A Concatenate layer, or keras.ops.concatenate (an operation of the
+    # same name in the model's graph).
+    if not any(type(op).__name__ == "Concatenate" for op in model.operations):
+        return Result(False, "Your module concatenates nothing: the branches' "
+                             "outputs must be joined on the channel axis "
+                             "(keras.layers.Concatenate or "
+                             "keras.ops.concatenate).")
     convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
     kernels = {tuple(layer.kernel_size) for layer in convs}
     missing = [k for k in ((3, 3), (5, 5)) if k not in kernels]
@@ -197,12 +233,13 @@ EXERCISES = (
         label="inception-ex-aux",
         kind="arithmetic",
         check=_check_aux,
-        hints=("Follow the layers: average pooling 5x5 with stride 3 on 14x14 "
-               "(how large is the output?), a 1x1 convolution to 128, a fully "
-               "connected layer of 1024 units, one of 1000.",
-               "The pooling gives 4x4, so the first fully connected layer reads "
-               "4 * 4 * 128 = 2,048 numbers.",
-               "Add (832 * 128 + 128) + (2048 * 1024 + 1024) + (1024 * 1000 + 1000)."),
+        hints=("Follow the layers on 3b's output: how many channels, and how "
+               "large is the map after 5x5 average pooling with stride 3?",
+               "Without padding, a window of 5 with stride 3 fits "
+               "floor((28 - 5) / 3) + 1 = 8 times per side, so the first "
+               "fully connected layer reads 8 * 8 * 128 numbers.",
+               "Add (480 * 128 + 128) + (8192 * 1024 + 1024) "
+               "+ (1024 * 1000 + 1000)."),
         placeholder="a whole number",
     ),
     Exercise(
