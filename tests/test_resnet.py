@@ -21,6 +21,17 @@ from conv1x1.resnet import (
 
 # He et al. 2016, Table 1: "FLOPs" (multiply-adds) at 224x224, in units of 1e9.
 PAPER_FLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
+# Table 1: blocks per stage conv2_x..conv5_x, and the 3x3 widths, written
+# from the paper (not from the package's tables).
+PAPER_BLOCKS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+PAPER_WIDTHS = (64, 128, 256, 512)
+PAPER_BOTTLENECK_OUTPUTS = (256, 512, 1024, 2048)
 # Table 6 (CIFAR-10): parameters of the 6n + 2-layer networks, in millions.
 PAPER_CIFAR_PARAMS = {3: 0.27, 5: 0.46, 7: 0.66, 9: 0.85, 18: 1.7}
 BN = 4  # gamma, beta, moving mean and moving variance per channel
@@ -43,14 +54,14 @@ def resnet_formula(
     depth, *, size=224, classes=1000, stride_at="1x1", shortcut="B", bias=False
 ):
     """(parameters, MACs) of ResNet-depth, walking Table 1 by hand."""
-    kind, blocks = RESNET_STAGES[depth]
+    kind, blocks = PAPER_BLOCKS[depth]
     b = 1 if bias else 0
     h = size // 2  # conv1 7x7/2
     params = 7 * 7 * 3 * 64 + b * 64 + BN * 64
     total = h * h * 7 * 7 * 3 * 64
     h //= 2  # pool1 3x3/2
     c_in = 64
-    for stage, (width, count) in enumerate(zip(STAGE_WIDTHS, blocks)):
+    for stage, (width, count) in enumerate(zip(PAPER_WIDTHS, blocks)):
         for j in range(count):
             stride = 2 if stage > 0 and j == 0 else 1
             h_out = h // stride
@@ -508,5 +519,256 @@ def _input(shape=(8, 8, 4)):
     ],
 )
 def test_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --------------------------------------------------------------------------
+# What the blocks compute: the output against numpy on a tiny input
+
+
+def np_conv(x, kernel, stride=1, groups=1):
+    """'same' convolution as Keras pads it (the extra pixel at the bottom
+    right), written out with loops over the kernel."""
+    n, h, w, c_in = x.shape
+    k, _, c_group, c_out = kernel.shape
+    h_out, w_out = -(-h // stride), -(-w // stride)
+    pad_h = max((h_out - 1) * stride + k - h, 0)
+    pad_w = max((w_out - 1) * stride + k - w, 0)
+    padded = np.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
+                        (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    out = np.zeros((n, h_out, w_out, c_out))
+    per_group = c_out // groups
+    for g in range(groups):
+        ins = slice(g * c_group, (g + 1) * c_group)
+        outs = slice(g * per_group, (g + 1) * per_group)
+        for i in range(k):
+            for j in range(k):
+                patch = padded[:, i:i + stride * h_out:stride,
+                               j:j + stride * w_out:stride, ins]
+                out[..., outs] += patch @ kernel[i, j, :, outs]
+    return out
+
+
+def np_bn(x, gamma, beta, mean, var, eps=1.001e-5):
+    return gamma * (x - mean) / np.sqrt(var + eps) + beta
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def randomise(model, seed):
+    """Random kernels and batch-normalization statistics, so that no layer is
+    an identity by accident; returns {layer name: weights}."""
+    rng = np.random.default_rng(seed)
+    weights = {}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        new = [rng.normal(size=w.shape) for w in layer.get_weights()]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            new[3] = rng.uniform(0.5, 2.0, size=new[3].shape)  # variance
+        layer.set_weights(new)
+        weights[layer.name] = new
+    return weights
+
+
+def conv_bn(x, w, name, stride=1, groups=1):
+    return np_bn(np_conv(x, w[f"b_{name}_conv"][0], stride, groups),
+                 *w[f"b_{name}_bn"])
+
+
+@pytest.mark.parametrize("stride, c_in, shortcut", [
+    (2, 3, "B"), (1, 4, "B"), (1, 4, "C"), (2, 3, "A"), (1, 4, None)])
+def test_basic_block_computes_the_numpy_reference(stride, c_in, shortcut):
+    model = block_model(basic_block, (5, 5, c_in), 4, stride,
+                        shortcut=shortcut)
+    w = randomise(model, 0)
+    x = np.random.default_rng(1).normal(size=(2, 5, 5, c_in))
+    y = relu(conv_bn(x, w, "1", stride))
+    y = conv_bn(y, w, "2")
+    if shortcut in ("B", "C") and (stride, c_in, shortcut) != (1, 4, "B"):
+        y = y + conv_bn(x, w, "0", stride)
+    elif shortcut == "A":
+        sub = x[:, ::stride, ::stride, :]
+        y = y + np.pad(sub, ((0, 0), (0, 0), (0, 0), (0, 4 - c_in)))
+    elif shortcut == "B":
+        y = y + x
+    np.testing.assert_allclose(model.predict(x, verbose=0), relu(y),
+                               rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("stride_at, groups", [
+    ("1x1", 1), ("3x3", 1), ("1x1", 2)])
+def test_bottleneck_block_computes_the_numpy_reference(stride_at, groups):
+    """1x1 reduce, BN, ReLU, 3x3 (grouped), BN, ReLU, 1x1 expand, BN, plus
+    the projection, then ReLU; the stride where ``stride_at`` says."""
+    model = block_model(bottleneck_block, (5, 5, 6), 4, 2,
+                        stride_at=stride_at, groups=groups)
+    w = randomise(model, 2)
+    x = np.random.default_rng(3).normal(size=(2, 5, 5, 6))
+    first, middle = (2, 1) if stride_at == "1x1" else (1, 2)
+    y = relu(conv_bn(x, w, "1", first))
+    y = relu(conv_bn(y, w, "2", middle, groups))
+    y = conv_bn(y, w, "3") + conv_bn(x, w, "0", 2)
+    np.testing.assert_allclose(model.predict(x, verbose=0), relu(y),
+                               rtol=1e-4, atol=1e-4)
+    assert tuple(model.output.shape) == (None, 3, 3, 16)
+
+
+def test_zero_init_residual_makes_the_block_relu_of_its_shortcut():
+    """Zero gamma in the branch's last BN: at initialisation the branch
+    outputs zeros, so the block is ReLU(x) (x itself for x >= 0)."""
+    x = np.abs(np.random.default_rng(4).normal(size=(2, 6, 6, 16)))
+    for block, kwargs in ((bottleneck_block, {}), (basic_block, {})):
+        filters = 4 if block is bottleneck_block else 16
+        model = block_model(block, (6, 6, 16), filters,
+                            zero_init_residual=True, **kwargs)
+        last = "b_3_bn" if block is bottleneck_block else "b_2_bn"
+        assert not model.get_layer(last).get_weights()[0].any()
+        np.testing.assert_allclose(model.predict(x, verbose=0), x, atol=1e-6)
+        np.testing.assert_allclose(model.predict(-x, verbose=0), 0.0)
+    # Without it (the default) the same block changes its input.
+    model = block_model(bottleneck_block, (6, 6, 16), 4)
+    assert not np.allclose(model.predict(x, verbose=0), x, atol=1e-3)
+    assert model.get_layer("b_3_bn").get_weights()[0].all()
+
+
+# --------------------------------------------------------------------------
+# Defaults the papers fix
+
+
+def test_block_defaults_are_the_papers():
+    model = block_model(bottleneck_block, (8, 8, 16), 4, 2)
+    layers = {layer.name: layer for layer in model.layers}
+    # Expansion 4, stride in the first 1x1, option B projection, no biases,
+    # an ungrouped 3x3 and batch normalization with Keras's epsilon.
+    assert tuple(model.output.shape) == (None, 4, 4, 16)
+    assert layers["b_1_conv"].strides == (2, 2)
+    assert layers["b_2_conv"].strides == (1, 1)
+    assert layers["b_0_conv"].kernel_size == (1, 1)
+    assert not any(getattr(layer, "use_bias", False)
+                   for layer in model.layers
+                   if isinstance(layer, keras.layers.Conv2D))
+    assert layers["b_2_conv"].groups == 1
+    assert all(layer.epsilon == 1.001e-5 for layer in model.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+    basic = block_model(basic_block, (8, 8, 16), 8, 2)
+    assert "b_0_conv" in [layer.name for layer in basic.layers]  # option B
+
+
+def test_network_defaults_are_the_papers():
+    model = resnet()  # ResNet-50, 224x224x3, 1000 classes, Table 1
+    assert model.name == "resnet50"
+    assert tuple(model.input.shape) == (None, 224, 224, 3)
+    assert tuple(model.output.shape) == (None, 1000)
+    assert model.get_layer("conv1_conv").kernel_size == (7, 7)
+    assert model.get_layer("conv1_conv").strides == (2, 2)
+    outputs = [model.get_layer(name).output.shape[-1]
+               for name in stage_output_names(50)]
+    assert outputs == list(PAPER_BOTTLENECK_OUTPUTS)
+    widths = [model.get_layer(f"conv{i}_block1_2_conv").filters
+              for i in range(2, 6)]
+    assert widths == list(PAPER_WIDTHS)
+    counts = [sum(1 for layer in model.layers
+                  if layer.name.startswith(f"conv{i}_")
+                  and layer.name.endswith("_out")) for i in range(2, 6)]
+    assert tuple(counts) == PAPER_BLOCKS[50][1]
+    # The paper's tables, as the package holds them.
+    assert RESNET_STAGES == PAPER_BLOCKS
+    assert STAGE_WIDTHS == PAPER_WIDTHS
+
+
+def test_resnet_small_defaults_are_resnet20():
+    """Section 4.2: n = 3, 16/32/64 filters, option A, 0.27M parameters."""
+    model = resnet_small()
+    assert model.name == "resnet20_small"
+    assert tuple(model.input.shape) == (None, 32, 32, 3)
+    assert tuple(model.output.shape) == (None, 10)
+    names = [layer.name for layer in model.layers]
+    assert not any(n.endswith("_0_conv") for n in names)  # option A
+    assert sum(n.endswith("_add") for n in names) == 9
+    trained = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert round(trained / 1e6, 2) == 0.27
+    assert model.get_layer("predictions").activation.__name__ == "softmax"
+
+
+# --------------------------------------------------------------------------
+# ResNeXt: the grouped 3x3, counted by conv1x1.cost and by resnet_cost
+
+
+def test_resnext_block_cost():
+    """ResNeXt-50's conv2 block (32 groups of width 4): 1x1 256->128, grouped
+    3x3 128->128, 1x1 128->256; about a ResNet bottleneck's weights."""
+    model = block_model(bottleneck_block, (56, 56, 256), 128, groups=32,
+                        expansion=2)
+    weights = [r.weights for r in cost.layer_costs(model) if r.weights]
+    assert weights == [256 * 128, 9 * 4 * 128, 128 * 256]
+    assert macs(model) == 56 * 56 * sum(weights)
+    resnet_block = 256 * 64 + 9 * 64 * 64 + 64 * 256
+    assert abs(sum(weights) / resnet_block - 1) < 0.01
+    assert model.get_layer("b_2_conv").groups == 32
+
+
+def test_resnet_cost_counts_grouped_convolutions_as_built():
+    kwargs = {"depth": 50, "stages": ((16, 2), (32, 1)), "expansion": 2,
+              "groups": 4}
+    model = resnet(input_shape=(64, 64, 3), **kwargs)
+    counted = resnet_cost(input_size=64, **kwargs)
+    assert counted.params == model.count_params()
+    assert counted.macs == macs(model)
+    ungrouped = resnet_cost(input_size=64, **{**kwargs, "groups": 1})
+    # Each 3x3 keeps a quarter of its weights: 9 * w * w * (1 - 1/4) fewer.
+    saved = sum(9 * w * w * 3 // 4 * n for w, n in kwargs["stages"])
+    assert ungrouped.params - counted.params == saved
+
+
+def test_resnet_cost_of_a_very_deep_stage_is_immediate():
+    """The blocks after a stage's first are alike: any depth is counted at once."""
+    def params(n):
+        return resnet_cost(50, stages=((64, n),)).params
+
+    per_block = params(3) - params(2)
+    assert per_block == 256 * 64 + 9 * 64 * 64 + 64 * 256 + 4 * (64 + 64 + 256)
+    assert params(10**9) - params(3) == (10**9 - 3) * per_block
+
+
+# --------------------------------------------------------------------------
+# More bad arguments: huge values, bottleneck options where there is no
+# bottleneck, attention of the wrong arity
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: basic_block(_input(), 10**7, prefix="p_"), "at most"),
+        (lambda: bottleneck_block(_input(), 64, expansion=10**4, prefix="p_"),
+         "expansion"),
+        (lambda: bottleneck_block(_input(), 6, groups=4, prefix="p_"),
+         "groups to divide"),
+        (lambda: bottleneck_block(_input(), 6, groups=0, prefix="p_"), "groups"),
+        (lambda: bottleneck_block(_input(), 6, groups=2.0, prefix="p_"),
+         "groups"),
+        (lambda: bottleneck_block(_input(), 4, zero_init_residual="yes",
+                                  prefix="p_"), "zero_init_residual"),
+        (lambda: basic_block(_input(), 4, attention=lambda t: t, prefix="p_"),
+         "two arguments"),
+        (lambda: resnet(18, expansion=2), "expansion=4"),
+        (lambda: resnet(34, stride_at="3x3"), "stride_at='1x1'"),
+        (lambda: resnet(18, groups=32), "groups=1"),
+        (lambda: resnet_cost(18, expansion=2), "expansion=4"),
+        (lambda: resnet_cost(34, groups=2), "groups=1"),
+        (lambda: resnet_cost(50, groups=3), "groups to divide"),
+        (lambda: resnet(18, classes=10**7), "classes"),
+        (lambda: resnet(18, stages=((10**7, 1),)), "stages"),
+        (lambda: resnet(18, stages=((64, 10**6),)), "stages"),
+        (lambda: resnet_small(10**6), "blocks"),
+        (lambda: resnet_small(3, widths=(16, 10**7)), "widths"),
+        (lambda: resnet_cost(50, classes=float("nan")), "classes"),
+        (lambda: resnet_cost(50, stages=((float("nan"), 1),)), "stages"),
+    ],
+)
+def test_more_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
