@@ -422,6 +422,34 @@ def test_laterals_exercise():
         assert not result.correct and result.message
 
 
+def test_swap_exercise():
+    """3x3 laterals instead of the smoothing, ResNet-50 at d = 256, 224 px."""
+    label = "feature-pyramid-ex-swap"
+    shapes = [(s, s, c) for s, c in zip((56, 28, 14, 7), RESNET50_CHANNELS)]
+    parts = fpn.pyramid_cost(shapes, 256)
+    paper = sum(parts["lateral_macs"]) + sum(parts["smooth_macs"])
+    swap = sum(9 * h * w * c * 256 for h, w, c in shapes)
+    assert paper == 2_841_968_640 and swap == 3_468_165_120
+    assert swap - paper == 626_196_480
+    right = next(o for o in ex.SWAP_OPTIONS if "adds about 0.63 billion" in o)
+    assert check(label, right).correct
+    # The wrong options' figures: the smoothing alone, the saving at P2.
+    assert any("2.46 billion" in o for o in ex.SWAP_OPTIONS)
+    assert any("0.21 billion" in o for o in ex.SWAP_OPTIONS)
+    assert round(sum(parts["smooth_macs"]) / 1e9, 2) == 2.46
+    assert round(parts["lateral_macs"][0] / 1e9, 2) == 0.21
+    for option in ex.SWAP_OPTIONS:
+        if option != right:
+            result = check(label, option)
+            assert not result.correct
+            assert "smooth" in result.message and len(result.message) > 150
+    assert "3,468,165,120" in check(label, ex.SWAP_OPTIONS[1]).message
+    assert not check(label, None).correct
+    assert not check(label, "0.63").correct
+    kind = {e.label: e.kind for e in ex.EXERCISES}[label]
+    assert kind == "design"
+
+
 def keras_merge(coarse, lateral):
     up = keras.layers.UpSampling2D()(coarse)
     return keras.layers.Add()([up[:, :lateral.shape[1], :lateral.shape[2], :], lateral])

@@ -1,11 +1,12 @@
 """Exercises of the chapter "Feature pyramid networks".
 
-Three questions: which addition of a naive top-down pathway fails first
+Four questions: which addition of a naive top-down pathway fails first
 for a given input size (predict), the parameters of the laterals at a
-smaller d (arithmetic), and a top-down step that fails on odd sizes (debug:
-the learner writes the fixed function, checked on many sizes against
-nearest-neighbour upsampling that keeps every coarse pixel over the two
-fine pixels it came from).
+smaller d (arithmetic), 3x3 laterals in place of the smoothing
+convolutions (design: what the swap costs on ResNet-50 and what it loses),
+and a top-down step that fails on odd sizes (debug: the learner writes the
+fixed function, checked on many sizes against nearest-neighbour upsampling
+that keeps every coarse pixel over the two fine pixels it came from).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from conv1x1.exercises._core import (
     check_choice,
     check_number,
     run_learner,
+    time_limit,
 )
 from conv1x1.exercises._registry import Exercise
 
@@ -74,6 +76,55 @@ def _check_laterals(answer) -> Result:
 
 
 # --------------------------------------------------------------------------
+# feature-pyramid-ex-swap: 3x3 laterals and no smoothing, on ResNet-50 at
+# d = 256 and 224 x 224 (C2..C5: 56, 28, 14 and 7 pixels).
+
+SWAP_SIDES = (56, 28, 14, 7)
+SWAP_D = 256
+#: MACs of the paper's 1x1 laterals, of its 3x3 smoothing, and of 3x3 laterals.
+SWAP_LATERAL_MACS = sum(s * s * c * SWAP_D
+                        for s, c in zip(SWAP_SIDES, LATERAL_CHANNELS))
+SWAP_SMOOTH_MACS = sum(9 * s * s * SWAP_D ** 2 for s in SWAP_SIDES)
+SWAP_WIDE_MACS = 9 * SWAP_LATERAL_MACS
+SWAP_EXTRA_MACS = SWAP_WIDE_MACS - SWAP_LATERAL_MACS - SWAP_SMOOTH_MACS
+SWAP_P2_SAVING = SWAP_SIDES[0] ** 2 * LATERAL_CHANNELS[0] * SWAP_D
+
+SWAP_OPTIONS = (
+    f"It adds about {SWAP_EXTRA_MACS / 1e9:.2f} billion MACs, and the "
+    "upsampled top-down maps reach P_k unsmoothed",
+    f"It saves about {SWAP_SMOOTH_MACS / 1e9:.2f} billion MACs, the "
+    "smoothing's cost, and computes the same maps",
+    f"It saves about {SWAP_P2_SAVING / 1e9:.2f} billion MACs, and computes "
+    "the same maps",
+    "It costs the same MACs and computes the same maps: only the place of "
+    "the 3x3 changes",
+)
+
+
+def _check_swap(answer) -> Result:
+    return check_choice(answer, SWAP_OPTIONS[0], SWAP_OPTIONS, explanations={
+        SWAP_OPTIONS[1]:
+            "A 3x3 lateral costs nine times a 1x1 one: "
+            f"9 x {SWAP_LATERAL_MACS:,} = {SWAP_WIDE_MACS:,} MACs, more than "
+            "the 1x1 laterals and the smoothing together "
+            f"({SWAP_LATERAL_MACS + SWAP_SMOOTH_MACS:,}). Nor are the maps "
+            "the same: the smoothing filtered the upsampled top-down map "
+            "too, not only the lateral.",
+        SWAP_OPTIONS[2]:
+            f"That is the saving at P2 alone, where C2 has d = {SWAP_D} "
+            "channels and the 3x3 lateral costs what the smoothing did. "
+            "C3..C5 have 512 to 2048 channels, more than d, and a 3x3 on "
+            "them costs more than a 3x3 on d channels. And without the "
+            "smoothing the upsampled map is added unfiltered.",
+        SWAP_OPTIONS[3]:
+            "A 3x3 convolution on C_k costs 9 H W C_k d; the smoothing, on "
+            "d channels, 9 H W d^2. They are equal only where C_k = d, at "
+            "P2. And the smoothing filtered the sum, the upsampled coarse "
+            "map included; a 3x3 lateral filters only its own level.",
+    })
+
+
+# --------------------------------------------------------------------------
 # feature-pyramid-ex-merge: a top-down step that works for every size.
 
 #: (lateral height, lateral width) of the check's cases; the coarse map is
@@ -98,7 +149,7 @@ def _build_case(fn, size):
     coarse = keras.Input(shape=(*coarse_size, MERGE_CHANNELS))
     lateral = keras.Input(shape=(*size, MERGE_CHANNELS))
     out, failure = run_learner(
-        fn, (coarse, lateral), limit=TIME_LIMIT_S, returns="a tensor",
+        fn, (coarse, lateral), limit=time_limit(TIME_LIMIT_S), returns="a tensor",
         context=(f" for a {size[0]}x{size[1]} lateral and a {coarse_size[0]}x"
                  f"{coarse_size[1]} coarse map"))
     if failure:
@@ -197,6 +248,18 @@ EXERCISES = (
                "biases; the map's size does not enter.",
                "Add (256 + 512 + 1024 + 2048) * 128 and 4 * 128."),
         placeholder="a whole number",
+    ),
+    Exercise(
+        label="feature-pyramid-ex-swap",
+        kind="design",
+        check=_check_swap,
+        widget="choice",
+        options=SWAP_OPTIONS,
+        hints=("Write each design's MACs at one level: the paper's "
+               "H W C_k d + 9 H W d^2, the proposal's 9 H W C_k d.",
+               "Compare C_k with d level by level: equal at C2, two to "
+               "eight times more at C3..C5. Then ask what the smoothing "
+               "filtered besides the lateral."),
     ),
     Exercise(
         label="feature-pyramid-ex-merge",
