@@ -338,6 +338,24 @@ def cross_group_task(n: int, size: int = 6, channels: int = 8,
     return images.astype("float32"), labels
 
 
+def _quietly(fn, *args):
+    """``fn(*args)`` with TensorFlow's Python warnings held back.
+
+    Calling freshly built models eagerly (grouped convolutions compile a
+    function per layer) makes TensorFlow warn about retracing; the warning
+    is about speed, not correctness, and would fill a chapter's output.
+    """
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        return fn(*args)
+    finally:
+        logger.setLevel(level)
+
+
 def groups_reached(model, input_group: int, groups: int,
                    seed: int = 0) -> set:
     """The output groups of ``model`` that change when one input group does.
@@ -375,7 +393,8 @@ def groups_reached(model, input_group: int, groups: int,
     width = int(shape[-1]) // groups
     block = slice(input_group * width, (input_group + 1) * width)
     changed[..., block] += rng.normal(size=changed[..., block].shape)
-    diff = np.abs(np.asarray(model(changed)) - np.asarray(model(x)))
+    both = np.asarray(_quietly(model, np.concatenate([x, changed])))
+    diff = np.abs(both[1] - both[0])
     per_group = diff.reshape(-1, groups, out_channels // groups)
     return {g for g in range(groups) if per_group[:, g].max() > 0}
 
@@ -406,7 +425,7 @@ def channel_dependence(model, seed: int = 0) -> np.ndarray:
         changed = base.copy()
         changed[..., c] += rng.normal(size=changed[..., c].shape) + 1.0
         batch.append(changed)
-    out = np.asarray(model(np.concatenate(batch), training=False))
+    out = np.asarray(_quietly(model, np.concatenate(batch)))
     out = out.reshape(channels + 1, 4, -1, out.shape[-1])
     diff = np.abs(out[1:] - out[:1]).max(axis=(1, 2))      # (C_in, C_out)
     return diff > 1e-6 * (1.0 + np.abs(out).max())
@@ -602,7 +621,8 @@ def profiler_float_ops(model) -> dict:
     options = option_builder.ProfileOptionBuilder(
         option_builder.ProfileOptionBuilder.float_operation()
     ).with_empty_output().build()
-    root = model_analyzer.profile(graph, cmd="op", options=options)
+    root = _quietly(lambda: model_analyzer.profile(graph, cmd="op",
+                                                   options=options))
     found = {}
     stack = list(root.children)
     while stack:
