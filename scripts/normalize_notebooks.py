@@ -24,6 +24,11 @@ What it does to each notebook:
   cell has none, a heading "Exercise N" for the next exercise is inserted.
   Both headings are tagged ``remove-cell``: the HTML book leaves them out,
   where the solution is a dropdown already.
+* Links to other pages written with the ``{doc}`` role, which JupyterLab
+  cannot follow, become Markdown links to the page's file,
+  ``[Title](structure.ipynb)``: JupyterLab opens the file, and the book
+  links to the page as before. A role without its own text gets the page's
+  title, as the book shows it.
 * Each code cell of a solution starts with the line
   ``# Worked solution (expand to read).`` (JupyterLab shows the first line
   of a collapsed cell) and is collapsed, source and output.
@@ -105,12 +110,54 @@ def _heading_cell(text: str, collapsed: bool, reuse=None):
     return cell
 
 
-def normalize(nb, info: dict | None = None) -> None:
+_DOC_ROLE = re.compile(r"\{doc\}`([^`<]*?)\s*(?:<([^<>`]+)>)?`")
+
+
+def page_title(path: Path) -> str:
+    """The first level-one heading of a book page (notebook or Markdown)."""
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    else:
+        text = path.read_text()
+    found = re.search(r"^#\s+(.+?)\s*$", text, re.M)
+    if not found:
+        raise ValueError(f"{path} has no level-one heading to use as a link's text")
+    return found.group(1)
+
+
+def doc_links(text: str, folder: Path) -> str:
+    """``text`` with each ``{doc}`` role replaced by a link to the page's file.
+
+    ``folder`` holds the pages (``book/``). A target that names no page
+    there is left as it is, for the book's build to report.
+    """
+    def link(match):
+        label, target = match.group(1).strip(), match.group(2)
+        target = (target or label).strip()
+        if target.startswith("/"):
+            return match.group(0)
+        for suffix in (".ipynb", ".md"):
+            path = folder / f"{target}{suffix}"
+            if path.exists():
+                shown = label if match.group(2) else page_title(path)
+                return f"[{shown}]({target}{suffix})"
+        return match.group(0)
+
+    return _DOC_ROLE.sub(link, text)
+
+
+def normalize(nb, info: dict | None = None, folder: Path | None = None) -> None:
     """Apply the course's storage and fold conventions to ``nb`` in place."""
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = language_info() if info is None else info
     nb.metadata.pop("widgets", None)
+
+    folder = ROOT / "book" if folder is None else folder
+    for cell in nb.cells:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = doc_links(cell["source"], folder)
 
     cells = list(nb.cells)
     out = []
@@ -165,7 +212,7 @@ def normalize_file(path: Path) -> bool:
     """Normalise one notebook on disk; returns whether it changed."""
     before = path.read_text()
     nb = nbformat.read(path, as_version=4)
-    normalize(nb)
+    normalize(nb, folder=path.parent)
     after = nbformat.writes(nb) + "\n"
     if after == before:
         return False

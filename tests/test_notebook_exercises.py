@@ -1046,8 +1046,9 @@ def storage_problems(path):
         if cell.get("id") not in new_ids:
             problems.append(f"cell {index} should not be there: {cell['source'][:60]!r}")
         elif normal.cells[new_ids.index(cell.get("id"))] != cell:
-            problems.append(f"cell {index} differs from its normal form "
-                            f"(first line, metadata or outputs): {cell['source'][:60]!r}")
+            problems.append(f"cell {index} differs from its normal form (a solution's "
+                            "first line, metadata, outputs, or a {doc} link JupyterLab "
+                            f"cannot follow): {cell['source'][:60]!r}")
     if not problems and text != nbformat.writes(normal) + "\n":
         problems.append("the JSON is not laid out as Jupyter writes it")
     return problems
@@ -1124,6 +1125,20 @@ def test_storage_problems_names_what_jupyterlab_would_change(tmp_path):
     text = path.read_text()
     path.write_text(text.replace('\n "metadata"', '\n"metadata"'))
     assert storage_problems(path) == ["the JSON is not laid out as Jupyter writes it"]
+
+
+def test_doc_roles_become_links_that_jupyterlab_and_the_book_follow():
+    book = ROOT / "book"
+    text = ("See {doc}`how_to_use`, the {doc}`first chapter <structure>` and "
+            "{doc}`no_such_page`; `{doc}` in code stays.")
+    assert NORMALIZER.doc_links(text, book) == (
+        "See [How to use this book](how_to_use.md), the [first chapter]"
+        "(structure.ipynb) and {doc}`no_such_page`; `{doc}` in code stays.")
+    nb = _demo_notebook()
+    nb.cells[0].source += "\n\nAs in {doc}`structure`."
+    NORMALIZER.normalize(nb, info={"name": "python"}, folder=book)
+    assert nb.cells[0].source.endswith(
+        "As in [The structure of a 1x1 convolution](structure.ipynb).")
 
 
 def test_heading_level_reads_the_first_heading_after_a_target():
