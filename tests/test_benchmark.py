@@ -260,3 +260,18 @@ def _nothing():
 def test_more_bad_arguments_raise_value_error(call, words):
     with pytest.raises(ValueError, match=words):
         call()
+
+
+def test_time_callable_defaults_two_warmups_fifteen_repeats_20_ms():
+    now = [0.0]
+    calls = []
+
+    def work():                 # 1 ms of pretend time a call
+        calls.append(1)
+        now[0] += 0.001
+
+    timing = bm.time_callable(work, clock=lambda: now[0])
+    # 1 ms < 20 ms: calibration asks for 20 calls a repeat.
+    assert timing.number == 20 and len(timing.seconds) == 15
+    # warm-up 2, calibration 1 + 20, repeats 15 x 20
+    assert len(calls) == 2 + 1 + 20 + 15 * 20

@@ -42,6 +42,10 @@ def test_reduction_explanations_hold_the_right_numbers():
     assert "16 FLOPs per byte" in intensity and "28.8" in intensity
     # Lavin and Gray: F(2x2, 3x3) uses 4 x 4 = 16 multiplications where the
     # direct computation of 2 x 2 outputs of a 3x3 kernel uses 36.
+    # A at batch 8: 8 * 56 * 56 * 64 * 64 = 102,760,448 MACs a call.
+    fixed = bx.REDUCTION_EXPLANATIONS[bx.REDUCTION_OPTIONS[3]]
+    assert 8 * 56 * 56 * 64 * 64 == 102_760_448
+    assert "about 100 million multiply-adds" in fixed
     winograd = bx.REDUCTION_EXPLANATIONS[bx.REDUCTION_OPTIONS[0]]
     assert "with 16 multiplications instead of 36" in winograd
     assert "1x1" in winograd

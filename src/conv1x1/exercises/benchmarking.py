@@ -25,7 +25,13 @@ import statistics
 
 import numpy as np
 
-from conv1x1.exercises._core import Result, check_choice, check_number, run_learner
+from conv1x1.exercises._core import (
+    Result,
+    check_choice,
+    check_number,
+    run_learner,
+    time_limit,
+)
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -68,7 +74,7 @@ REDUCTION_EXPLANATIONS = {
         "values, so its intensity is less than twice A's, and a factor "
         "below 2 cannot explain a speed several times higher.",
     REDUCTION_OPTIONS[3]:
-        "At batch 8 on a 56x56 map, A already does about 26 million "
+        "At batch 8 on a 56x56 map, A already does about 100 million "
         "multiply-adds per call; the fixed cost of a compiled call, measured "
         "in this chapter, is a small part of that time and could explain "
         "only that part.",
@@ -228,7 +234,7 @@ def check_median_time(fn) -> Result:
     for case, repeats in enumerate(MEDIAN_REPEATS, start=1):
         work = FakeWorkload(_median_cases(rng, repeats))
         got, failure = run_learner(fn, (work, repeats, work.clock),
-                                   limit=TIME_LIMIT_S,
+                                   limit=time_limit(TIME_LIMIT_S),
                                    context=f" with repeats={repeats}",
                                    returns="a number of seconds")
         if failure:
