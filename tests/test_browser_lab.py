@@ -10,8 +10,9 @@ bug exercise and its design exercise: types a right answer into each
 learner's cell, runs every cell again, and sees Check say "Correct" for that
 version; types a wrong one, Run All, and sees Check say it is wrong. The
 worked solutions run with every Run All, so this also shows that they leave
-the learner's functions alone. The chapter must not open as modified. The
-server is stopped at the end, whatever happened.
+the learner's functions alone. The chapter must not open as modified, and a
+link to another page of the book opens that page's file. The server is
+stopped at the end, whatever happened.
 """
 
 import json
@@ -97,6 +98,8 @@ def lab(tmp_path_factory, chromium_executable):
         "source": "sentinel_runs = globals().get('sentinel_runs', 0) + 1\n"
                   f"print({SENTINEL!r}, sentinel_runs)"})
     (notebooks / CHAPTER).write_text(json.dumps(chapter, indent=1))
+    # The page the chapter links to, so that following the link can be tried.
+    (notebooks / "how_to_use.md").write_text((ROOT / "book" / "how_to_use.md").read_text())
     settings = tmp / "settings"
     # Render every cell, not only those scrolled into view, so the page can be checked.
     tracker = settings / "@jupyterlab" / "notebook-extension"
@@ -325,6 +328,11 @@ def test_structure_chapter_in_jupyterlab(lab, browser):
             assert "✘" in text and "✔" not in text, f"{label}: {text[:500]}"
         assert page.locator(".jp-MarkdownCell.jp-MarkdownHeadingCollapsed",
                             has_text="Solution").count() == solutions
+
+        # A link to another page of the book opens its file in JupyterLab.
+        page.locator(".jp-MarkdownCell a", has_text="How to use this book").first.click()
+        page.locator(".lm-TabBar-tab", has_text="how_to_use.md").wait_for(timeout=20_000)
+        page.locator(".lm-TabBar-tab", has_text=CHAPTER).click()
     finally:
         (ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ROOT / "_build" / "screenshots" / "lab-structure.png"))
