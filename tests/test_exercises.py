@@ -137,45 +137,6 @@ def _find(box, kind, description=None):
     raise LookupError(description)
 
 
-def test_answer_widget_shows_feedback_and_hint():
-    import ipywidgets as widgets
-
-    box = ex.answer_widget(lambda t: ex.check_number(t, 42), hint="Six sevens.")
-    field = _find(box, widgets.Text)
-    feedback, extra = [w for w in _walk(box) if isinstance(w, widgets.HTML)]
-    field.value = "forty-two"
-    _find(box, widgets.Button, "Check").click()
-    assert "not a number" in feedback.value and "✘" in feedback.value
-    field.value = "42"
-    _find(box, widgets.Button, "Check").click()
-    assert "Correct" in feedback.value and "✔" in feedback.value
-    _find(box, widgets.Button, "Hint").click()
-    assert "Six sevens." in extra.value
-    assert not any(isinstance(w, widgets.Button) and w.description == "Reveal"
-                   for w in _walk(box))
-
-
-def test_choice_and_function_widgets():
-    import ipywidgets as widgets
-
-    box = ex.choice_widget(lambda o: ex.check_choice(o, "b", ["a", "b"]), ["a", "b"])
-    radio = _find(box, widgets.RadioButtons)
-    _find(box, widgets.Button, "Check").click()
-    feedback = [w for w in _walk(box) if isinstance(w, widgets.HTML)][0]
-    assert "Pick one" in feedback.value
-    radio.value = "b"
-    _find(box, widgets.Button, "Check").click()
-    assert "Correct" in feedback.value
-
-    def stub(a):
-        raise NotImplementedError("write me")
-
-    box = ex.function_widget(lambda f: ex.check_function(f, lambda a: a, _inputs), stub)
-    _find(box, widgets.Button, "Check").click()
-    feedback = [w for w in _walk(box) if isinstance(w, widgets.HTML)][1]
-    assert "NotImplementedError" in feedback.value and "write me" in feedback.value
-
-
 # --------------------------------------------------------------------------
 # Malformed and extreme answers: a clear message and the right verdict.
 
@@ -649,7 +610,12 @@ def test_parse_number_on_any_text(text):
         assert str(err) and len(str(err)) < 300
     else:
         assert np.isfinite(value)
-        assert all(c in NUMBER_CHARACTERS or c.isspace() for c in text), "not a number"
+        number = text.strip()
+        for unit in sorted(ex._core.COMMON_UNITS, key=len, reverse=True):
+            if number.lower().endswith(unit.lower()):
+                number = number[:-len(unit)]
+                break
+        assert all(c in NUMBER_CHARACTERS or c.isspace() for c in number), "not a number"
 
 
 @settings(max_examples=300)
@@ -687,7 +653,8 @@ def test_check_number_and_check_shape_never_raise(answer, expected):
                    ex.check_shape(answer, (8, 14, 14, 32))):
         assert isinstance(result, ex.Result) and result.message
     if ex.check_number(answer, expected).correct:
-        assert abs(ex.parse_number(answer) - expected) <= 1e-6 * abs(expected)
+        # Within the tolerance, or rounded to three significant figures or more.
+        assert abs(ex.parse_number(answer) - expected) <= 0.006 * abs(expected)
 
 
 @pytest.mark.parametrize("settings, words", [

@@ -1,4 +1,4 @@
-"""Exercises: answer checking, the widgets that display it, and the questions.
+"""Exercises: answer checking, the widget that displays it, and the questions.
 
 The package has three layers, kept apart as in Kaggle's learntools:
 
@@ -20,9 +20,14 @@ The widget :func:`show` displays has a Check button (every press replaces
 the verdict; nothing raises out of it) and a Hint button that shows the
 hints one at a time. For a function exercise, Check looks the function up
 by name in the notebook's namespace when it is pressed, so the learner's
-latest definition is the one checked. ``answer_widget``, ``choice_widget``
-and ``function_widget``, which take a checker built in the notebook, are
-superseded by :func:`show` and kept only while chapters move to it.
+latest definition is the one checked; the learner's function runs under
+a time limit (:func:`time_limit` seconds, read when Check is pressed) that
+holds whatever the function catches.
+
+Numbers follow one rule: an answer is right when it is within the
+exercise's tolerance, or when the exact answer rounds to it at the
+precision the learner typed, with at least three significant figures
+("1.229M" or "1,228,900 parameters" for 1,228,900; not "1M").
 
 Introduced in the chapter "The structure of a 1x1 convolution".
 """
@@ -31,16 +36,14 @@ from __future__ import annotations
 
 from conv1x1.exercises._core import (
     Result,
-    answer_widget,
     check_array,
     check_choice,
     check_function,
     check_number,
     check_shape,
-    choice_widget,
-    function_widget,
     parse_number,
     parse_shape,
+    time_limit,
 )
 from conv1x1.exercises._registry import Exercise, KINDS, all_exercises, check, get, show
 
@@ -49,17 +52,15 @@ __all__ = [
     "KINDS",
     "Result",
     "all_exercises",
-    "answer_widget",
     "check",
     "check_array",
     "check_choice",
     "check_function",
     "check_number",
     "check_shape",
-    "choice_widget",
-    "function_widget",
     "get",
     "parse_number",
     "parse_shape",
     "show",
+    "time_limit",
 ]

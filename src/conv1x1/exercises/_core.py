@@ -1,4 +1,4 @@
-"""Checking exercise answers, and the widgets that display the checks.
+"""Checking exercise answers, and the widget that displays the checks.
 
 The checking logic is a set of plain functions that take the learner's
 answer and return a :class:`Result` (correct, message, hint). They never
@@ -7,13 +7,18 @@ array of the wrong shape or a function that crashes all come back as a
 :class:`Result` whose message says what went wrong. Text is parsed, never
 evaluated.
 
-The widgets only display what a checker returns, so every check can be
-tested without a browser. A chapter does not build them itself: each
+Numbers follow one rule (:func:`check_number`): an answer is right when it
+is within the exercise's tolerance, or when the exact answer rounds to it
+at the precision the learner typed, with three significant figures or more
+("1.229M" for 1,228,900). A learner's function runs under a time limit
+that holds whatever the function catches (:func:`run_learner`), read when
+the check runs (:func:`time_limit`).
+
+The widget only displays what a checker returns, so every check can be
+tested without a browser. A chapter does not build it itself: each
 exercise is registered in its chapter's module (see
 :mod:`conv1x1.exercises`) and one line, ``show("label")``, displays it with
-:func:`exercise_widget`. The older :func:`answer_widget`,
-:func:`choice_widget` and :func:`function_widget`, which take a checker
-built in the notebook, are superseded by it.
+:func:`exercise_widget`.
 
 Introduced in the chapter "The structure of a 1x1 convolution".
 """
@@ -21,16 +26,19 @@ Introduced in the chapter "The structure of a 1x1 convolution".
 from __future__ import annotations
 
 import copy
+import decimal
+import functools
 import math
 import os
 import re
 import signal
+import sys
 import sysconfig
 import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -44,9 +52,9 @@ __all__ = [
     "check_array",
     "check_function",
     "run_learner",
-    "answer_widget",
-    "choice_widget",
-    "function_widget",
+    "time_limit",
+    "COMMON_UNITS",
+    "MIN_FIGURES",
 ]
 
 
@@ -69,11 +77,30 @@ class Result:
 
 
 _NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
-_SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9}
+#: Powers of ten of the suffixes K, M, G and B (billion).
+_SUFFIXES = {"k": 3, "m": 6, "g": 9, "b": 9}
+#: What may separate groups of three digits: a comma, an underscore, a space,
+#: a no-break space, a narrow no-break space (what copying a formatted
+#: number often gives) or a thin space.
+_GROUPS = re.compile("(?<=[0-9])[,_ \u00a0\u202f\u2009](?=[0-9]{3}(?![0-9]))")
+_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,([0-9]{1,2}|[0-9]{4,})$")
+_TRAILING_WORD = re.compile(r"^(.*?[0-9.])\s*(?:[kKmMgGbB](?![A-Za-z]))?\s*([^\W\d_]\D{2,})$")
+#: Units a number may end with when an exercise names none: the words the
+#: course's questions use. The word is not checked against the number (the
+#: number is): "16,384 weights" is judged as 16,384.
+COMMON_UNITS = (
+    "parameters", "parameter", "params", "weights", "MACs", "MAC",
+    "multiply-accumulates", "FLOPs", "FLOP", "FLOP/B", "FLOPs/B", "FLOP/byte",
+    "FLOPs/byte", "FLOPs per byte", "FLOP per byte", "bytes", "times", "x", "×",
+)
+#: Significant figures a rounded answer needs (fewer when the exact answer has fewer).
+MIN_FIGURES = 3
 #: Longest text a message quotes back to the learner.
 _QUOTE_LIMIT = 40
 #: Most digits a dimension of a shape may have (a billion is already absurd).
 _MAX_DIGITS = 9
+_EXACT = decimal.Context(prec=200, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                         traps=[])
 
 
 def _quote(text) -> str:
@@ -89,39 +116,105 @@ def _is_real_number(value) -> bool:
             and not isinstance(value, (bool, np.bool_)))
 
 
-def parse_number(text) -> float:
+@dataclass(frozen=True)
+class _Typed:
+    """A learner's number as typed: its value and how precisely it was given.
+
+    ``"1.229M"`` is 1,229,000 with its last digit in the thousands
+    (``place`` 3) and 4 significant figures; ``"1,228,900"`` is exact to the
+    unit (``place`` 0, 7 figures: a whole number written out claims every
+    digit). A number passed from code is read as Python writes it.
+    """
+
+    value: float
+    exact: decimal.Decimal
+    place: int
+    figures: int
+
+
+def _typed(exact: decimal.Decimal, shown) -> _Typed:
+    sign, digits, exponent = exact.as_tuple()
+    value = float(exact)
+    if not math.isfinite(value):
+        raise ValueError(f"{_quote(shown)} is too large to be a count or a cost "
+                         "(more than 10^308): check the exponent or the number of "
+                         "digits.")
+    figures = 0 if not any(digits) else len(digits)
+    return _Typed(value, exact, exponent, figures)
+
+
+def _strip_unit(raw: str, units: Sequence[str]) -> str:
+    """``raw`` without a trailing unit from ``units`` ("96.5 FLOP/B" -> "96.5")."""
+    lower = raw.lower()
+    for unit in sorted({u.strip() for u in units if u.strip()}, key=len, reverse=True):
+        if not lower.endswith(unit.lower()) or len(unit.lower()) != len(unit):
+            continue
+        head = raw[:len(raw) - len(unit)]
+        if head.strip() and (head[-1].isspace() or head[-1] in "0123456789."
+                             or not unit[0].isalpha()):
+            return head.strip()
+    return raw
+
+
+def _not_a_number(raw: str, body: str, units: Sequence[str]) -> str:
+    """Why ``raw`` is not a number, as specifically as can be said."""
+    if _DECIMAL_COMMA.match(body.strip()):
+        return (f"{_quote(raw)} is not a number: write decimals with a point, e.g. "
+                "2.5; a comma separates groups of three digits, as in 4,160.")
+    word = _TRAILING_WORD.match(body.strip())
+    if word and _NUMBER.match(_GROUPS.sub("", word.group(1).strip())):
+        named = [u for u in units if u.strip()]
+        which = (f" or with its unit ({', '.join(named)})" if 0 < len(named) <= 4
+                 else "")
+        return (f"{_quote(word.group(2))} is not a unit this answer takes: type the "
+                f"number alone{which}, e.g. 4160 or 1.2M.")
+    return (f"{_quote(raw)} is not a number. Type digits only, e.g. 4160, 4,160, 1.5e6 "
+            "or 3.4M; expressions such as 2*3 are not evaluated.")
+
+
+def _read_number(text, units: Sequence[str] = COMMON_UNITS) -> _Typed:
+    """The learner's number and its precision; see :func:`parse_number`."""
+    if isinstance(text, (bool, np.bool_)):
+        raise ValueError("Expected a number; received a yes/no value.")
+    if isinstance(text, (int, np.integer)):
+        return _typed(decimal.Decimal(int(text)), text)
+    if isinstance(text, (float, np.floating)):
+        value = float(text)
+        if math.isnan(value):
+            raise ValueError("NaN is not a number: the computation that gave it went "
+                             "wrong (0/0, say). Type the number itself, e.g. 4160.")
+        if math.isinf(value):
+            raise ValueError("Expected a finite number; infinity is too large to be "
+                             "a count or a cost.")
+        return _typed(decimal.Decimal(repr(value)), text)
+    raw = str(text).strip()
+    if not raw:
+        raise ValueError("The answer is empty: type a number, e.g. 4160.")
+    body = _strip_unit(raw, units)
+    cleaned = _GROUPS.sub("", body)
+    shift = 0
+    if cleaned and cleaned[-1].lower() in _SUFFIXES:
+        shift = _SUFFIXES[cleaned[-1].lower()]
+        cleaned = cleaned[:-1].strip()
+    if not _NUMBER.match(cleaned):
+        raise ValueError(_not_a_number(raw, body, units))
+    sign, digits, exponent = decimal.Decimal(cleaned).as_tuple()
+    return _typed(decimal.Decimal((sign, digits, exponent + shift)), raw)
+
+
+def parse_number(text, *, units: Sequence[str] = COMMON_UNITS) -> float:
     """Parse a learner's number: ``"4160"``, ``"4,160"``, ``"1.5e6"``, ``"3.4M"``.
 
-    Thousands separators (commas, underscores, spaces) are allowed, and so
-    are the suffixes K, M and G (or B, for billion). Nothing is evaluated:
-    ``"2*3"`` is rejected, not computed.
+    Thousands separators (commas, underscores, spaces, no-break and thin
+    spaces) are allowed, and so are the suffixes K, M and G (or B, for
+    billion), and one trailing unit from ``units`` ("1,228,900 parameters",
+    "96.5 FLOP/B", "77M MACs"). Nothing is evaluated: ``"2*3"`` is
+    rejected, not computed.
 
     Raises:
         ValueError: with a message meant for the learner.
     """
-    if isinstance(text, (bool, np.bool_)):
-        raise ValueError("Expected a number; received a yes/no value.")
-    if _is_real_number(text):
-        value = float(text)
-    else:
-        raw = str(text).strip()
-        if not raw:
-            raise ValueError("The answer is empty: type a number, e.g. 4160.")
-        cleaned = re.sub(r"(?<=[0-9])[,_ ](?=[0-9]{3})", "", raw)
-        scale = 1.0
-        if cleaned and cleaned[-1].lower() in _SUFFIXES:
-            scale = _SUFFIXES[cleaned[-1].lower()]
-            cleaned = cleaned[:-1].strip()
-        if not _NUMBER.match(cleaned):
-            raise ValueError(
-                f"{_quote(raw)} is not a number. Type digits only, e.g. 4160, 4,160, "
-                "1.5e6 or 3.4M; expressions such as 2*3 are not evaluated."
-            )
-        value = float(cleaned) * scale
-    if not math.isfinite(value):
-        raise ValueError("Expected a finite number; this one is too large to be an "
-                         "answer.")
-    return value
+    return _read_number(text, units).value
 
 
 _SEPARATOR = re.compile(r"\s*(?:,|x|×|\*)\s*|\s+")
@@ -199,17 +292,73 @@ def _format_number(value: float) -> str:
     return f"{value:,.6g}"
 
 
+def _exact(number) -> decimal.Decimal:
+    """A number of the exercise's author, as it is written (0.115, not its binary value)."""
+    if isinstance(number, (int, np.integer)):
+        return decimal.Decimal(int(number))
+    return decimal.Decimal(repr(float(number)))
+
+
+def _figures_needed(expected) -> int:
+    """:data:`MIN_FIGURES`, or all of the exact answer's figures when it has fewer."""
+    digits = _exact(expected).as_tuple().digits
+    figures = len("".join(map(str, digits)).strip("0"))
+    return max(1, min(MIN_FIGURES, figures))
+
+
+def _rounds_to(typed: _Typed, expected) -> bool:
+    """Whether ``expected`` rounds to the learner's number at the place of its last digit."""
+    half = decimal.Decimal((0, (5,), typed.place - 1))
+    gap = _EXACT.abs(_EXACT.subtract(_exact(expected), typed.exact))
+    return _EXACT.compare(gap, half) <= 0
+
+
+def _same(typed: _Typed, expected, rel_tol: float, abs_tol: float) -> bool:
+    """The number rule: within tolerance, or ``expected`` rounded as the learner rounded."""
+    if math.isclose(typed.value, expected, rel_tol=rel_tol, abs_tol=abs_tol):
+        return True
+    return typed.figures >= _figures_needed(expected) and _rounds_to(typed, expected)
+
+
+def _units_taken(unit: str, units: Sequence[str] | None) -> tuple[str, ...]:
+    taken = list(COMMON_UNITS if units is None else units)
+    if unit.strip():
+        taken += [unit.strip(), unit.split()[-1]]
+    return tuple(taken)
+
+
 def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
                  abs_tol: float = 0.0, hint: str = "", unit: str = "",
-                 mistakes: Callable[[float], str | None] | None = None) -> Result:
-    """Check a numeric answer against ``expected`` within a tolerance.
+                 units: Sequence[str] | None = None,
+                 mistakes: Callable[[float], str | None] | Mapping | None = None
+                 ) -> Result:
+    """Check a numeric answer against ``expected``, by one rule for every exercise.
+
+    The answer is right when it is within the exercise's tolerance
+    (``rel_tol``, ``abs_tol``), or when ``expected`` rounds to it at the
+    precision the learner typed: ``"1.229M"`` for 1,228,900 (rounded to the
+    thousand), ``"3.23M"`` for 3,229,800, ``"96.5"`` for 96.4923...
+
+    A rounded answer needs :data:`MIN_FIGURES` (three) significant figures,
+    or all of the exact answer's when it has fewer (``"64"``, ``"0.5"``).
+    Three figures keep a rounded answer within 0.5% of the exact one, which
+    is how the chapters quote figures (3.23M, 96.5 FLOP/B); two would let
+    ``"77M"`` stand for 77,070,336 and one ``"1M"`` for 1,228,900, off by
+    19%, answers that say nothing of whether the count was done right. A
+    whole number written out in full claims every digit: ``"1,229,000"`` is
+    wrong for 1,228,900, where ``"1.229M"`` is right.
+
+    The answer may end with a unit: one of ``units``, or when it is None any
+    of :data:`COMMON_UNITS`, and ``unit`` (shown after the number in the
+    messages, e.g. ``" MACs"``) and its last word.
 
     A wrong answer is called too large or too small; when it is off by a
     small whole factor (2 to 10) the message says so, a sign of a term
     missing or counted twice. An exercise that knows typical mistakes
-    passes ``mistakes``: called with the learner's number when it is wrong,
-    it returns the message for a mistake it recognises (e.g. "that counts
-    the weights only"), or None to keep the message above.
+    passes ``mistakes``: a mapping from a wrong value to its message, each
+    matched by the rule above (so ``"3.19M"`` matches 3,188,840), or a
+    function called with the learner's number when it is wrong that returns
+    the message for a mistake it recognises, or None.
 
     Raises:
         ValueError: when ``expected`` or a tolerance is not a finite number (a
@@ -223,14 +372,26 @@ def check_number(answer, expected: float, *, rel_tol: float = 1e-6,
             raise ValueError(f"check_number: {name} must be a number >= 0; received "
                              f"{tol!r}.")
     try:
-        value = parse_number(answer)
+        typed = _read_number(answer, _units_taken(unit, units))
     except ValueError as err:
         return Result(False, str(err), hint)
-    if math.isclose(value, expected, rel_tol=rel_tol, abs_tol=abs_tol):
+    value = typed.value
+    if _same(typed, expected, rel_tol, abs_tol):
         return Result(True, f"Correct: {_format_number(expected)}{unit}.", hint)
-    why = mistakes(value) if mistakes is not None else None
-    if why:
-        return Result(False, why, hint)
+    if isinstance(mistakes, Mapping):
+        for wrong, why in mistakes.items():
+            if _same(typed, wrong, rel_tol, abs_tol):
+                return Result(False, why, hint)
+    elif mistakes is not None:
+        why = mistakes(value)
+        if why:
+            return Result(False, why, hint)
+    if typed.figures and _rounds_to(typed, expected):
+        need = _figures_needed(expected)
+        return Result(False, f"Not precise enough: {_format_number(value)}{unit} has "
+                             f"{typed.figures} significant figure"
+                             f"{'' if typed.figures == 1 else 's'}; give at least "
+                             f"{need}, or the exact number.", hint)
     direction = "too large" if value > expected else "too small"
     message = f"Not quite: {_format_number(value)}{unit} is {direction}."
     return Result(False, message + _factor_hint(value, expected), hint)
@@ -367,33 +528,227 @@ class _TimeLimit(BaseException):
     """
 
 
+#: Environment variable that sets the seconds a learner's function may run.
+TIME_LIMIT_VARIABLE = "CONV1X1_TIME_LIMIT"
+#: Seconds a learner's function may run when the variable is not set.
+DEFAULT_TIME_LIMIT_S = 20.0
+
+
+def time_limit(default: float | None = None) -> float:
+    """Seconds a learner's function may run, read when a check runs.
+
+    The one rule of every function checker: the environment variable
+    ``CONV1X1_TIME_LIMIT`` when it is set (a slow machine may raise it, a
+    test may lower it), else ``default``, else :data:`DEFAULT_TIME_LIMIT_S`.
+    It is read at every call, never fixed when a module is imported.
+
+    Raises:
+        ValueError: when the variable is set to something that is not a
+            number of seconds > 0.
+    """
+    text = os.environ.get(TIME_LIMIT_VARIABLE, "").strip()
+    if text:
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = math.nan
+        if not 0 < seconds < math.inf:
+            raise ValueError(f"{TIME_LIMIT_VARIABLE} must be a number of seconds > 0, "
+                             f"e.g. 20; received {text!r}. Set it to a number or "
+                             "unset it.")
+        return seconds
+    if default is None:
+        return DEFAULT_TIME_LIMIT_S
+    if not _is_real_number(default) or not 0 < default < math.inf:
+        raise ValueError(f"time_limit: default must be a number of seconds > 0 or None; "
+                         f"received {default!r}.")
+    return float(default)
+
+
+_check_function_time_limit = time_limit  # check_function has an argument of that name
+_AT_CHECK = object()  # check_function's default limit: time_limit() when it runs
+
+#: A sys.monitoring tool id is free for this (3.12 and later), else None.
+_MONITORING_TOOLS = (3, 4)
+
+
+class _Stopper:
+    """Makes the time limit hold whatever the learner's code catches.
+
+    When the time is up, an interval timer raises :class:`_TimeLimit` in
+    the learner's code. A bare ``except:`` in a retry loop catches it, so
+    from then on the exception is raised again at every line the learner's
+    code runs, until it leaves the learner's function. Raising at every
+    line escapes any nest of handlers: the first line of a handler is
+    outside the ``try`` that it handles.
+
+    Before the time is up nothing is traced, so a learner's Keras code runs
+    at full speed. How "every line" is done depends on Python:
+
+    * 3.12 and later: a :mod:`sys.monitoring` callback on LINE events that
+      raises (a callback that raises stays registered).
+    * 3.10 and 3.11: a trace function. One that raises is removed by the
+      interpreter, so the trace function does not raise: it is a C function,
+      ``PyThreadState_SetAsyncExc`` through :mod:`ctypes`, which asks the
+      interpreter to raise the exception in this thread at its next check
+      (a loop's jump back, a call). Being C, it runs no Python code where
+      the interpreter could raise the exception inside the trace function.
+    """
+
+    def __init__(self):
+        self.thread_id = threading.get_ident()
+        self.active = False      # the learner's function is running
+        self.expired = False     # its time is up
+        self.boundary = None     # the frame that called the learner's function
+        self._tool = None
+        self.target = None      # 3.10, 3.11: the thread the trace function aims at
+        self._previous_trace = None
+        self._traced = []
+        self.outer = (0.0, 0.0)  # a timer someone else had set
+
+    def call(self, fn, args, limit):
+        """``fn(*args)`` with the timer set; this call's frame is where raising stops.
+
+        Its ``finally`` calls no Python function before the trace function is
+        disarmed and a raise it asked for is taken: the interpreter raises a
+        pending exception on entering one.
+        """
+        self.boundary = sys._getframe()
+        self.active = True
+        # Fire again every 0.1 s: a blocking call is interrupted each time.
+        self.outer = signal.setitimer(signal.ITIMER_REAL, limit, 0.1)
+        try:
+            return fn(*args)
+        finally:
+            self.active = False
+            if self.target is not None:
+                self.target.value = 0  # the trace function now aims at no thread
+                try:  # a raise still pending comes after a C function returns
+                    id(self)
+                except _TimeLimit:
+                    pass
+
+    def on_alarm(self, frame) -> None:
+        """The interval timer fired in ``frame``: raise, and keep raising."""
+        if not self.active:
+            return
+        if not self.expired:
+            self.expired = True
+            self._arm(frame)
+        raise _TimeLimit
+
+    def _arm(self, frame) -> None:
+        if sys.version_info >= (3, 12):
+            self._arm_monitoring()
+            return
+        try:
+            import ctypes
+        except ImportError:  # a Python without ctypes: the first raise only
+            return
+        setter = ctypes.PYFUNCTYPE(
+            ctypes.c_int, ctypes.c_ulong, ctypes.py_object, ctypes.py_object,
+            ctypes.py_object, ctypes.py_object,
+        )(("PyThreadState_SetAsyncExc", ctypes.pythonapi))
+        # Called as tracer(frame, event, arg): the two arguments bound here
+        # come first and the C function ignores the three extra ones (every
+        # C calling convention leaves extra arguments to the caller). The
+        # thread id is read from the c_ulong at each call: 0 aims at no
+        # thread, which disarms a trace function left in a frame.
+        self.target = ctypes.c_ulong(self.thread_id)
+        tracer = functools.partial(setter, self.target, _TimeLimit)
+        setter.restype = {0: tracer, 1: tracer}.get  # the frame's trace function
+        self._previous_trace = sys.gettrace()
+        sys.settrace(tracer)
+        while frame is not None and frame is not self.boundary:
+            frame.f_trace = tracer
+            self._traced.append(frame)
+            frame = frame.f_back
+
+    def _arm_monitoring(self) -> None:
+        monitoring = sys.monitoring
+        for tool in _MONITORING_TOOLS:
+            if monitoring.get_tool(tool) is None:
+                break
+        else:
+            return  # every tool id taken: the first raise only
+        own = {_Stopper.call.__code__, _Stopper.disarm.__code__,
+               _call_with_time_limit.__code__}
+
+        def on_line(code, line):
+            if not self.active or threading.get_ident() != self.thread_id:
+                return None
+            if code in own:
+                return monitoring.DISABLE
+            raise _TimeLimit
+
+        monitoring.use_tool_id(tool, "conv1x1 time limit")
+        self._tool = tool
+        monitoring.register_callback(tool, monitoring.events.LINE, on_line)
+        monitoring.set_events(tool, monitoring.events.LINE)
+
+    def disarm(self) -> None:
+        """Stop raising: remove the trace function or the monitoring callback."""
+        self.active = False
+        if self.target is not None:
+            self.target.value = 0
+            sys.settrace(self._previous_trace)
+            for frame in self._traced:
+                frame.f_trace = None
+            self._traced.clear()
+            self.target = None
+        if self._tool is not None:
+            monitoring = sys.monitoring
+            monitoring.set_events(self._tool, 0)
+            monitoring.register_callback(self._tool, monitoring.events.LINE, None)
+            monitoring.free_tool_id(self._tool)
+            self._tool = None
+
+
 def _call_with_time_limit(fn, args, limit):
     """``fn(*args)``, or :class:`_TimeLimit` after ``limit`` seconds.
 
     In the main thread of a Unix process (where a Jupyter kernel runs a
-    widget's callback) an interval timer raises inside ``fn``, which stops
-    it. Elsewhere ``fn`` runs in a daemon thread that is abandoned, still
-    running, when the time is up.
+    widget's callback) an interval timer raises inside ``fn`` when the time
+    is up, and :class:`_Stopper` keeps raising until ``fn`` has left, so a
+    learner's ``except:`` cannot hold it. A function that swallows every
+    raise and returns late has still run out of time. Elsewhere ``fn`` runs
+    in a daemon thread; when the time is up it is asked to stop and, if it
+    does not, abandoned, still running.
     """
     if limit is None:
         return fn(*args)
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        stopper = _Stopper()
+
         def on_alarm(signum, frame):
-            raise _TimeLimit
+            stopper.on_alarm(frame)
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
         started = time.monotonic()
-        outer = (0.0, 0.0)
         try:
-            # Fire again every 0.1 s should the first alarm be swallowed by a bare except.
-            outer = signal.setitimer(signal.ITIMER_REAL, limit, 0.1)
-            return fn(*args)
+            try:
+                value = stopper.call(fn, args, limit)
+            finally:
+                # Python 3.10 raises a pending exception as a handler starts, so
+                # the finally of stopper.call may have stopped at its first line.
+                stopper.active = False
+                if stopper.target is not None:
+                    stopper.target.value = 0
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                stopper.disarm()
+        except BaseException:
+            if stopper.expired:  # whatever it raised last, its time was up
+                raise _TimeLimit from None
+            raise
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+            outer = stopper.outer
             if outer[0] > 0:  # a timer set by someone else (pytest-timeout, say) goes on
                 left = max(outer[0] - (time.monotonic() - started), 1e-3)
                 signal.setitimer(signal.ITIMER_REAL, left, outer[1])
+        if stopper.expired:  # it swallowed every raise and returned late
+            raise _TimeLimit
+        return value
     outcome = {}
 
     def run():
@@ -406,10 +761,28 @@ def _call_with_time_limit(fn, args, limit):
     worker.start()
     worker.join(limit)
     if worker.is_alive():
+        _ask_to_stop(worker)
+    if worker.is_alive():
         raise _TimeLimit("thread")
-    if "error" in outcome:
+    if "error" in outcome and not isinstance(outcome["error"], _TimeLimit):
         raise outcome["error"]
+    if "error" in outcome:
+        raise _TimeLimit
     return outcome["value"]
+
+
+def _ask_to_stop(worker, seconds: float = 0.5) -> None:
+    """Raise :class:`_TimeLimit` in ``worker`` again and again, for ``seconds`` at most."""
+    try:
+        import ctypes
+    except ImportError:
+        return
+    setter = ctypes.pythonapi.PyThreadState_SetAsyncExc
+    setter.argtypes = (ctypes.c_ulong, ctypes.py_object)
+    deadline = time.monotonic() + seconds
+    while worker.is_alive() and time.monotonic() < deadline:
+        setter(worker.ident, _TimeLimit)
+        worker.join(0.01)
 
 
 def _library_folders() -> tuple[str, ...]:
@@ -517,7 +890,7 @@ def _copies(make_inputs, rng):
 
 def check_function(fn, reference: Callable, make_inputs: Callable, *,
                    trials: int = 5, seed: int = 0, rtol: float = 1e-5,
-                   atol: float = 1e-6, time_limit: float | None = 10.0,
+                   atol: float = 1e-6, time_limit: float | None | object = _AT_CHECK,
                    hint: str = "") -> Result:
     """Run a learner's function and a reference on random inputs and compare.
 
@@ -537,7 +910,8 @@ def check_function(fn, reference: Callable, make_inputs: Callable, *,
         seed: seed of the generator, so a check always tries the same cases.
         rtol, atol: tolerances of the comparison, as in :func:`check_array`.
         time_limit: seconds the learner's function may take on one case
-            (None: no limit).
+            (None: no limit); by default :func:`time_limit`, read when the
+            check runs.
         hint: returned with the result.
 
     Returns:
@@ -550,6 +924,8 @@ def check_function(fn, reference: Callable, make_inputs: Callable, *,
     if isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1:
         raise ValueError(f"check_function: trials must be a whole number >= 1; received "
                          f"{trials!r}.")
+    if time_limit is _AT_CHECK:
+        time_limit = _check_function_time_limit()
     if time_limit is not None and (not _is_real_number(time_limit)
                                    or not 0 < time_limit < math.inf):
         raise ValueError(f"check_function: time_limit must be a number of seconds > 0 "
@@ -605,74 +981,6 @@ def _run_check(check_callback) -> Result:
         return Result(False, "This answer could not be checked: the checker returned "
                              f"{type(result).__name__}, not a Result.")
     return result
-
-
-def _frame(check_callback, controls, *, hint: str):
-    import html
-
-    import ipywidgets as widgets
-
-    feedback = widgets.HTML(value="")
-    extra = widgets.HTML(value="")
-    check_button = widgets.Button(description="Check", button_style="primary",
-                                  icon="check")
-    buttons = [check_button]
-
-    def on_check(_):
-        feedback.value = ""
-        feedback.value = _feedback_html(_run_check(check_callback))
-
-    check_button.on_click(on_check)
-    if hint:
-        hint_button = widgets.Button(description="Hint", icon="lightbulb-o")
-        hint_button.on_click(lambda _: setattr(extra, "value",
-                                               f"<i>Hint:</i> {html.escape(hint)}"))
-        buttons.append(hint_button)
-    box = widgets.VBox([*controls, widgets.HBox(buttons), feedback, extra])
-    box.add_class("conv1x1-exercise")
-    return box
-
-
-def answer_widget(check: Callable[[str], Result], *, description: str = "Answer:",
-                  placeholder: str = "", hint: str = ""):
-    """A text field with Check and Hint buttons over ``check(text)``.
-
-    Superseded by :func:`conv1x1.exercises.show`, which keeps the checker and
-    the hints out of the notebook; kept while chapters move to it.
-    """
-    import ipywidgets as widgets
-
-    field = widgets.Text(description=description, placeholder=placeholder,
-                         continuous_update=False)
-    return _frame(lambda: check(field.value), [field], hint=hint)
-
-
-def choice_widget(check: Callable[[str], Result], options: Sequence[str], *,
-                  hint: str = ""):
-    """Radio buttons with Check and Hint buttons over ``check(option)``.
-
-    Superseded by :func:`conv1x1.exercises.show`; kept while chapters move to it.
-    """
-    import ipywidgets as widgets
-
-    radio = widgets.RadioButtons(options=list(options), value=None,
-                                 layout=widgets.Layout(width="max-content"))
-    return _frame(lambda: check(radio.value), [radio], hint=hint)
-
-
-def function_widget(check: Callable[[Callable], Result], fn: Callable, *,
-                    hint: str = ""):
-    """A Check button that runs ``check(fn)`` on the function it was given.
-
-    Superseded by :func:`conv1x1.exercises.show`, which checks the function
-    as it is defined in the notebook when Check is pressed (this one keeps
-    the function it was given); kept while chapters move to it.
-    """
-    import ipywidgets as widgets
-
-    label = widgets.HTML(value=f"Checking <code>{getattr(fn, '__name__', 'function')}"
-                               "</code> on random inputs.")
-    return _frame(lambda: check(fn), [label], hint=hint)
 
 
 def _learner_namespace() -> dict:

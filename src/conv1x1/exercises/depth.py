@@ -20,6 +20,7 @@ from conv1x1.exercises._core import (
     check_choice,
     check_function,
     check_number,
+    time_limit,
 )
 from conv1x1.exercises._blocks import build_block, count_nonlinearities
 from conv1x1.exercises._registry import Exercise
@@ -140,7 +141,7 @@ TIME_LIMIT_S = 20.0
 
 
 def _check_budget(fn) -> Result:
-    built, failure = build_block(fn, BUDGET_SHAPE, limit=TIME_LIMIT_S)
+    built, failure = build_block(fn, BUDGET_SHAPE, limit=time_limit(TIME_LIMIT_S))
     if failure:
         return Result(False, failure)
     if built.output_shape != (None, *BUDGET_SHAPE):

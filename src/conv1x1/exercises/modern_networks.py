@@ -19,6 +19,7 @@ from conv1x1.exercises._core import (
     check_choice,
     check_number,
     run_learner,
+    time_limit,
 )
 from conv1x1.exercises._registry import Exercise
 
@@ -157,7 +158,7 @@ def _check_fold(fn) -> Result:
         args = _fold_inputs(rng)
         copies = tuple(np.copy(a) if isinstance(a, np.ndarray) else a
                        for a in args)
-        got, failure = run_learner(fn, copies, limit=10.0,
+        got, failure = run_learner(fn, copies, limit=time_limit(10.0),
                                    returns="(kernel, bias)")
         if failure:
             return Result(False, failure)

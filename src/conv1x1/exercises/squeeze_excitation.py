@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from conv1x1.exercises._blocks import build_block
-from conv1x1.exercises._core import Result, check_choice, check_number
+from conv1x1.exercises._core import Result, check_choice, check_number, time_limit
 from conv1x1.exercises._registry import Exercise
 
 # --------------------------------------------------------------------------
@@ -79,7 +79,7 @@ PROBE_SEED = 2018
 
 def _build(fn, ratio=FIX_RATIO):
     """``(model, "")`` from the learner's ``fn(x, ratio)``, or ``(None, why)``."""
-    built, failure = build_block(fn, FIX_SHAPE, ratio, limit=TIME_LIMIT_S)
+    built, failure = build_block(fn, FIX_SHAPE, ratio, limit=time_limit(TIME_LIMIT_S))
     if failure:
         return None, failure
     if built.output_shape != (None, *FIX_SHAPE):

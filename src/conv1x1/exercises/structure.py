@@ -16,6 +16,7 @@ from conv1x1.exercises._core import (
     check_number,
     check_shape,
     run_learner,
+    time_limit,
 )
 from conv1x1.exercises._registry import Exercise
 
@@ -61,7 +62,7 @@ def check_budget_block(fn) -> Result:
         return Result(False, f"Expected the function my_block itself; received "
                              f"{type(fn).__name__}.")
     inputs = keras.Input(shape=BUDGET_INPUT)
-    outputs, failure = run_learner(fn, (inputs,), limit=TIME_LIMIT_S,
+    outputs, failure = run_learner(fn, (inputs,), limit=time_limit(TIME_LIMIT_S),
                                    returns="a Keras tensor")
     if failure:
         return Result(False, failure)

@@ -17,6 +17,7 @@ from conv1x1.exercises._core import (
     check_choice,
     check_function,
     check_number,
+    time_limit,
 )
 from conv1x1.exercises._blocks import build_block
 from conv1x1.exercises._registry import Exercise
@@ -119,7 +120,7 @@ def _class_map_layers(model):
 def _check_resolution(fn) -> Result:
     import keras
 
-    built, failure = build_block(fn, IMAGE_SHAPE, limit=TIME_LIMIT_S,
+    built, failure = build_block(fn, IMAGE_SHAPE, limit=time_limit(TIME_LIMIT_S),
                                  what="classifier")
     if failure:
         return Result(False, failure)
