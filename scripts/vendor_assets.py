@@ -1,8 +1,9 @@
 """Fetch the browser assets the offline book serves itself, and lay them out.
 
-The HTML book must work with no network: MathJax (to typeset the equations)
-and the Jupyter widgets HTML manager (to render saved widget state without a
-kernel) are installed from the npm registry with ``npm``, at the exact
+The HTML book must work with no network: MathJax (to typeset the equations),
+the Jupyter widgets HTML manager (to render saved widget state without a
+kernel) and thebe (to run a page's cells on the local kernel that
+``make serve`` starts) are installed from the npm registry with ``npm``, at the exact
 versions in ``package.json``, and copied into ``_build/offline-assets``.
 Sphinx serves that folder as static files (see ``_config.yml``), so every page
 loads them from the book itself.
@@ -17,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +67,30 @@ def main() -> int:
         for path in dist.glob(pattern):
             if "amd" not in path.name:
                 shutil.copy(path, widgets / path.name)
+    # thebe's browser bundle already holds everything it needs, so only its
+    # own package is fetched (``npm pack``), not its 700 build dependencies.
+    # The bundle loads its chunks relative to its own file.
+    bundles = json.loads(package).get("bundles", {})
+    for name, version in bundles.items():
+        packed = subprocess.run([npm, "pack", f"{name}@{version}", "--silent",
+                                 "--loglevel=error"], cwd=work, check=True,
+                                capture_output=True, text=True).stdout.split()[-1]
+        unpacked = work / f"{name}-bundle"
+        shutil.rmtree(unpacked, ignore_errors=True)
+        unpacked.mkdir()
+        with tarfile.open(work / packed) as archive:
+            archive.extractall(unpacked, filter="data")
+        installed = json.loads((unpacked / "package" / "package.json").read_text())
+        if installed["version"] != version:
+            print(f"error: npm fetched {name} {installed['version']}, expected {version}",
+                  file=sys.stderr)
+            return 1
+        target = vendor / name
+        target.mkdir(parents=True)
+        files = unpacked / "package" / "lib"   # thebe's bundle; require.js is at the top
+        for path in (files if files.is_dir() else unpacked / "package").iterdir():
+            if path.is_file() and path.suffix in (".js", ".css", ".txt"):
+                shutil.copy(path, target / path.name)
     for name, version in versions.items():
         installed = json.loads((modules / name / "package.json").read_text())["version"]
         if installed != version:
@@ -73,7 +99,7 @@ def main() -> int:
             return 1
     STAMP.write_text(package)
     print(f"Offline assets installed in {OUT.relative_to(ROOT)}: "
-          + ", ".join(f"{k} {v}" for k, v in versions.items()))
+          + ", ".join(f"{k} {v}" for k, v in {**versions, **bundles}.items()))
     return 0
 
 
