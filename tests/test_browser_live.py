@@ -23,6 +23,18 @@ from conftest import GuardedPage
 ROOT = Path(__file__).resolve().parents[1]
 LIVE_TIMEOUT_MS = 240_000     # a chapter runs whole when its page goes live
 HARMLESS = re.compile(r"favicon|status of 404")
+ISSUE_1533 = """import ipywidgets as widgets
+from IPython.display import display
+
+
+def my_function(a):
+    print('a = ', a)
+
+
+a = widgets.FloatSlider(description='a', min=0, max=1.5, step=0.01, value=0.2,
+                        continuous_update=False)
+display(widgets.interactive(my_function, a=a))
+"""
 
 
 def load_serve():
@@ -137,6 +149,19 @@ def test_structure_chapter_live(live, context):
     assert "✘" in check(page, widget)                   # the buggy version
     run_edited(page, stub, "def my_pointwise(x, w, b):\n    return x @ w + b\n")
     assert "✔" in check(page, widget)
+
+    # jupyter-book's report 1533, exactly: a slider made by `interactive` in a
+    # cell whose function prints. Under thebe the print erased the widget.
+    run_edited(page, stub, ISSUE_1533)
+    cell = page.locator(f"#live-output-{stub}")
+    cell.locator(".widget-slider").wait_for(timeout=30_000)
+    assert "a =  0.2" in cell.inner_text()
+    cell.locator(".noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "(id) => document.getElementById(id).innerText.includes('a =  0.21')",
+        arg=f"live-output-{stub}", timeout=30_000)
+    assert cell.locator(".widget-slider").count() == 1, "the print erased the slider"
     no_errors(guarded)
     guarded.page.close()
 
