@@ -13,7 +13,12 @@ Figures printed, each against its budget:
 * build:    the first build into an empty folder, as `make book` runs it
             (scripts/execute_chapters.py, then `jupyter-book build`; budget
             180 s), and a rebuild with nothing changed (budget 10 s);
-* test:     the whole test suite as `make test` runs it (budget 300 s).
+* test:     the whole test suite as `make test` runs it (budget 300 s);
+* live:     `make serve` from start to the printed URL, and on the structure
+            chapter, from the click on "Make this page live" to the first
+            live widget and to the whole page live (aim: 15 s once a kernel
+            has started before). Needs the built book (`make book`) and
+            Chromium.
 
 Times depend on the machine and on what else it is doing: run it on an idle
 machine, and read the figures as orientation, not as a test.
@@ -125,9 +130,55 @@ def bench_test() -> None:
     print("  " + (summary[-1] if summary else f"exit {done.returncode}"))
 
 
+def bench_live() -> None:
+    import re
+    import signal
+
+    html = ROOT / "_build" / "html"
+    if not (html / "index.html").exists():
+        print("Live pages: skipped, the book is not built (run `make book`).")
+        return
+    print("Live pages (make serve, then the structure chapter made live):")
+    start = time.perf_counter()
+    serve = subprocess.Popen([str(BIN / "python"), str(ROOT / "scripts" / "serve.py"),
+                              "--port", "0"], stdout=subprocess.PIPE, text=True)
+    url = None
+    try:
+        for text in serve.stdout:
+            found = re.search(r"http://127\.0\.0\.1:\S+", text)
+            if found:
+                url = found.group(0)
+                break
+        line("make serve to the printed URL", time.perf_counter() - start)
+        if url is None:
+            raise SystemExit("serve.py printed no URL")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+                args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(url)
+            chapter = url.split("#")[0].replace("intro.html", "structure.html")
+            for attempt in ("1st kernel", "2nd kernel"):
+                page.goto(chapter, wait_until="load")
+                clicked = time.perf_counter()
+                page.get_by_role("button", name="Make this page live").click()
+                page.wait_for_selector(".live-output .jupyter-widgets", timeout=300_000)
+                line(f"click to 1st live widget, {attempt}", time.perf_counter() - clicked)
+                page.wait_for_selector('.live-bar[data-state="live"]', timeout=300_000)
+                line(f"click to page live, {attempt}", time.perf_counter() - clicked,
+                     15.0 if attempt == "2nd kernel" else None)
+            browser.close()
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.wait(timeout=60)
+
+
 def main() -> None:
     parts = {"micro": bench_micro, "chapters": bench_chapters, "build": bench_build,
-             "test": bench_test}
+             "test": bench_test, "live": bench_live}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=sorted(parts), default=list(parts),
                         help="which figures to measure (default: all)")
