@@ -273,15 +273,15 @@ def test_the_time_limit_holds_whatever_the_learner_catches(learner):
     trace_before = sys.gettrace()
     handler_before = signal.getsignal(signal.SIGALRM)
     start = time.monotonic()
-    output, why = core.run_learner(learner, limit=0.3)
+    output, why = core.run_learner(learner, limit=0.2)
     assert time.monotonic() - start < 3
     assert output is None
-    assert why.startswith("Your function did not return within 0.3 seconds")
+    assert why.startswith("Your function did not return within 0.2 seconds")
     # Nothing is left behind: no trace function, no timer, the old handler.
     assert sys.gettrace() is trace_before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) is handler_before
-    time.sleep(0.25)  # a stray alarm or a pending raise would land here
+    time.sleep(0.15)  # a stray alarm or a pending raise would land here
     assert sum(range(1000)) == 499500
 
 
@@ -358,13 +358,13 @@ def _sleeps_forever(*args):
 def test_every_function_exercise_reads_the_limit_when_it_runs(monkeypatch):
     """Each chapter's function checker stops the learner at CONV1X1_TIME_LIMIT.
 
-    Slow on purpose (about 0.3 s for each function exercise): it is the one
+    Slow on purpose (about 0.1 s for each function exercise): it is the one
     test that runs every chapter's function checker on a function that
     never returns.
     """
     import keras  # noqa: F401 -- imported first, so that no check pays for it
 
-    monkeypatch.setenv(core.TIME_LIMIT_VARIABLE, "0.3")
+    monkeypatch.setenv(core.TIME_LIMIT_VARIABLE, "0.1")
     labels = sorted(label for label, exercise in ex.all_exercises().items()
                     if exercise.widget == "function")
     assert len(labels) >= 10
@@ -372,7 +372,7 @@ def test_every_function_exercise_reads_the_limit_when_it_runs(monkeypatch):
     for label in labels:
         start = time.monotonic()
         result = ex.check(label, _sleeps_forever)
-        if not (not result.correct and "within 0.3 seconds" in result.message
+        if not (not result.correct and "within 0.1 seconds" in result.message
                 and time.monotonic() - start < 10):
             slow.append((label, result.message[:120]))
     assert slow == []
