@@ -251,7 +251,7 @@ def _layer_names(prefix, levels, count):
 
 
 def _top_down(features, sizes, levels, *, channels, align, laterals, prefix):
-    """The pyramid's layers on C_k (``features``, finest first): P_k, finest first.
+    """The pyramid's layers on C_k (``features``): P_k, both finest first.
 
     The block the chapter shows; :func:`feature_pyramid` checks the
     arguments and calls it. ``sizes`` are the levels' (height, width),
@@ -262,7 +262,7 @@ def _top_down(features, sizes, levels, *, channels, align, laterals, prefix):
     lateral = [keras.layers.Conv2D(channels, 1, name=f"{prefix}lateral{k}")
                for k in levels]
     merged = [None] * len(features)
-    merged[-1] = lateral[-1](features[-1])             # M5 = L5
+    merged[-1] = lateral[-1](features[-1])             # coarsest: M = L
     for i in range(len(features) - 2, -1, -1):         # from coarse to fine
         k = levels[i]
         up = _align(merged[i + 1], sizes[i + 1], sizes[i], align, prefix, k)
