@@ -126,6 +126,40 @@ def test_mixing_full_convolution_is_over_budget():
     assert f"{8 * 8 * 32 * 32:,} MACs" in result.message
 
 
+MIXING_MATRIX = np.ones((32, 32), dtype="float32")
+
+
+class Mixing(layers.Layer):
+    def call(self, x):
+        return keras.ops.einsum("bhwc,cd->bhwd", x, MIXING_MATRIX)
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda x: keras.ops.einsum("bhwc,cd->bhwd", x, MIXING_MATRIX),
+     "keras.ops operation Einsum"),
+    (lambda x: layers.Lambda(lambda t: keras.ops.einsum(
+        "bhwc,cd->bhwd", t, MIXING_MATRIX))(x), "Lambda layer"),
+    (lambda x: Mixing()(x), "custom layer Mixing"),
+])
+def test_mixing_uncounted_multiplications_are_refused(fn, words):
+    # Each of these mixes every channel with every other for 65,536 MACs
+    # that cost.layer_costs cannot see.
+    result = check("modern-networks-ex-mixing", fn)
+    assert not result.correct and words in result.message, result.message
+
+
+def test_mixing_operations_that_only_move_values_are_accepted():
+    def sliced_shuffle(x):
+        x = layers.Conv2D(32, 1, groups=4, activation="relu")(x)
+        x = keras.ops.reshape(x, (-1, 8, 8, 4, 8))
+        x = keras.ops.transpose(x, (0, 1, 2, 4, 3))
+        x = keras.ops.reshape(x, (-1, 8, 8, 32))
+        return layers.Conv2D(32, 1, groups=4)(x)
+
+    result = check("modern-networks-ex-mixing", sliced_shuffle)
+    assert result.correct, result.message
+
+
 @pytest.mark.parametrize("fn, words", [
     (lambda x: layers.Conv2D(16, 1, groups=4)(x), "shape"),
     (lambda x: 1 / 0, "ZeroDivisionError"),

@@ -99,10 +99,40 @@ MIXING_SHAPE = (8, 8, 32)
 MIXING_BUDGET = 8 * 8 * 32 * 32 // 2
 
 
+#: Operations outside layers that a block may use: none of them multiplies.
+_MOVES = frozenset({"reshape", "transpose", "getitem", "concatenate", "add",
+                    "relu", "split", "stack", "squeeze", "expanddims",
+                    "swapaxes", "moveaxis"})
+
+
+def _uncountable(model) -> list[str]:
+    """Operations of ``model`` whose MACs ``cost.layer_costs`` cannot see."""
+    import keras
+
+    found = []
+    for op in model.operations:
+        name = type(op).__name__
+        if isinstance(op, keras.layers.Lambda):
+            found.append(f"Lambda layer {op.name!r}")
+        elif isinstance(op, keras.layers.Layer):
+            if not type(op).__module__.startswith("keras."):
+                found.append(f"custom layer {name} ({op.name!r})")
+        elif name.lower().replace("_", "") not in _MOVES:
+            found.append(f"keras.ops operation {name}")
+    return found
+
+
 def _check_mixing(fn) -> Result:
     built, failure = build_block(fn, MIXING_SHAPE)
     if built is None:
         return Result(False, failure)
+    hidden = _uncountable(built.model)
+    if hidden:
+        return Result(False, (
+            "The check counts the MACs of Keras's own layers, and your block "
+            f"also computes with {', '.join(hidden)}, whose MACs it cannot "
+            "count. Build it from layers such as Conv2D, Reshape and Permute "
+            "(or modern.channel_shuffle)."))
     expected_shape = (None, *MIXING_SHAPE)
     if built.output_shape != expected_shape:
         return Result(False, f"Expected an output of shape {expected_shape}; "
