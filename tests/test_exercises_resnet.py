@@ -245,7 +245,8 @@ def test_budget_checker_wants_a_shortcut_and_a_branch():
         y = layers.Conv2D(512, 1)(y)
         return layers.Add()([y, y])
 
-    assert "not a residual one" in check("resnet-ex-budget", branch_twice).message
+    result = check("resnet-ex-budget", branch_twice)
+    assert "not a residual one" in result.message
 
 
 @pytest.mark.parametrize("answer", [None, "x", lambda x: x, lambda x, f: None])
@@ -258,34 +259,53 @@ def test_shortcut_malformed_answers_give_messages(answer):
 # resnet-ex-stride
 
 
-def stride_difference():
-    """conv4_block1 of ResNet-50 built both ways, counted by layer_costs."""
+def stride_difference(width=512, groups=32, expansion=2):
+    """conv4_block1 of ResNeXt-50 (32x4d) built both ways, counted by
+    layer_costs; with width=256, groups=1, expansion=4, ResNet-50's."""
     totals = []
     for stride_at in ("1x1", "3x3"):
         inputs = keras.Input(shape=(28, 28, 512))
         block = keras.Model(
             inputs,
             bottleneck_block(
-                inputs, 256, 2, stride_at=stride_at, prefix="conv4_block1_"
+                inputs, width, 2, stride_at=stride_at, groups=groups,
+                expansion=expansion, prefix="conv4_block1_"
             ),
         )
+        assert tuple(block.output.shape) == (None, 14, 14, 1024)
         totals.append(sum(r.macs for r in cost.layer_costs(block)))
     return totals[1] - totals[0]
 
 
 def test_stride_answer_is_the_built_difference():
     answer = stride_difference()
+    assert answer == (28 * 28 - 14 * 14) * 512 * 512  # 154,140,672
     assert check("resnet-ex-stride", str(answer)).correct
     assert check("resnet-ex-stride", f"{answer / 1e6:.1f}M").correct
+    # ResNet-50's block, which the chapter prices, is a mistake here.
+    resnet_answer = stride_difference(256, 1, 4)
+    result = check("resnet-ex-stride", f"{resnet_answer:,}")
+    assert not result.correct and "ResNet-50's block" in result.message
+
+
+def test_stride_whole_network_figure_is_three_blocks():
+    from conv1x1.resnet import resnet_cost
+
+    stages = tuple(zip((128, 256, 512, 1024), (3, 4, 6, 3)))
+    v1, v15 = (resnet_cost(50, stages=stages, expansion=2, groups=32,
+                           stride_at=at).macs for at in ("1x1", "3x3"))
+    result = check("resnet-ex-stride", str(v15 - v1))
+    assert not result.correct and "whole network" in result.message
 
 
 @pytest.mark.parametrize(
     "answer, words",
     [
         ("0", "work does"),
-        ("102,760,448", "How much did it cost before"),
-        ("231211008", "whole network"),
-        ("25690112", "four"),
+        ("205,520,896", "How much did it cost before"),
+        ("462422016", "whole network"),
+        ("51380224", "four"),
+        ("4,816,896", "groups belong to the 3x3"),
         ("1e6", "Not quite"),
     ],
 )

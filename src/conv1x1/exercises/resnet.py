@@ -2,9 +2,9 @@
 
 Four questions: a downsampling residual block designed under a budget of
 multiply-accumulates (design), a block whose shortcut does not match its
-branch (debug), the cost of moving one block's stride from the 1x1 to the
-3x3 convolution (arithmetic), and what option A's zero channels carry
-(conceptual).
+branch (debug), the cost of moving a ResNeXt block's stride from its first
+1x1 to its grouped 3x3 convolution (arithmetic), and what option A's zero
+channels carry (conceptual).
 
 The design and debug checkers build the learner's block on a symbolic input,
 with a time limit, and count it with :mod:`conv1x1.cost`.
@@ -230,17 +230,22 @@ def _check_shortcut(fn) -> Result:
 
 
 # --------------------------------------------------------------------------
-# resnet-ex-stride: conv4_block1 of ResNet-50 (28x28x512 in, bottleneck
-# width 256, 14x14x1024 out), its stride moved from the first 1x1 to the 3x3.
+# resnet-ex-stride: conv4_block1 of ResNeXt-50 (32x4d): 28x28x512 in, a
+# first 1x1 to 512 channels, a grouped 3x3 (32 groups) and 14x14x1024 out;
+# its stride moved from the first 1x1 to the grouped 3x3. The chapter
+# prices the move for ResNet-50's blocks; this block is twice as wide in
+# the middle, and its 3x3 is grouped.
 
-STRIDE_BLOCK = {"size": 28, "c_in": 512, "width": 256}
+STRIDE_BLOCK = {"size": 28, "c_in": 512, "width": 512, "groups": 32}
 
 
-def _first_1x1_macs(size: int) -> int:
-    return size * size * STRIDE_BLOCK["c_in"] * STRIDE_BLOCK["width"]
+def _first_1x1_macs(size: int, width: int = STRIDE_BLOCK["width"]) -> int:
+    return size * size * STRIDE_BLOCK["c_in"] * width
 
 
 STRIDE_EXTRA = _first_1x1_macs(28) - _first_1x1_macs(14)
+#: The same move in ResNet-50's conv4_block1 (bottleneck width 256).
+RESNET_STRIDE_EXTRA = _first_1x1_macs(28, 256) - _first_1x1_macs(14, 256)
 
 
 def _check_stride(answer) -> Result:
@@ -249,8 +254,10 @@ def _check_stride(answer) -> Result:
     if result.correct:
         return Result(True, f"Correct: {STRIDE_EXTRA:,} more MACs. Only the "
                             "first 1x1 convolution changes: it now runs on the "
-                            "28x28 map, four times as many positions; the 3x3 "
-                            "convolution's output is 14x14 either way.")
+                            "28x28 map, four times as many positions; the "
+                            "grouped 3x3 convolution's output is 14x14 either "
+                            "way. Twice ResNet-50's figure, because the 1x1 "
+                            "is twice as wide.")
     try:
         value = parse_number(answer)
     except ValueError:
@@ -269,6 +276,16 @@ def _check_stride(answer) -> Result:
     if math.isclose(value, STRIDE_EXTRA / 3, rel_tol=0.005):
         return Result(False, "Not quite: going from 14x14 to 28x28 "
                              "multiplies the positions by four, not two.")
+    if math.isclose(value, RESNET_STRIDE_EXTRA, rel_tol=0.005):
+        return Result(False, "Not quite: that is ResNet-50's block, whose "
+                             "first 1x1 reduces to 256 channels. ResNeXt's "
+                             "reduces to 512.")
+    if math.isclose(value, STRIDE_EXTRA / STRIDE_BLOCK["groups"],
+                    rel_tol=0.005):
+        return Result(False, "Not quite: the groups belong to the 3x3 "
+                             "convolution. The first 1x1 is an ordinary "
+                             "convolution: every output channel reads all "
+                             "512 input channels.")
     return Result(False, f"{result.message} Write the first 1x1 "
                          "convolution's MACs for both placements: positions x "
                          "C_in x C_out.")
@@ -338,8 +355,9 @@ EXERCISES = (
         kind="arithmetic",
         check=_check_stride,
         hints=("Which of the block's convolutions changes the size of the "
-               "map it runs on when the stride moves?",
-               "The first 1x1 convolution maps 512 channels to 256. With the "
+               "map it runs on when the stride moves? Does the grouping of "
+               "the 3x3 matter for it?",
+               "The first 1x1 convolution maps 512 channels to 512. With the "
                "stride in it, it runs at 14 x 14 positions; without, at "
                "28 x 28."),
         placeholder="a number of MACs, e.g. 1.5e6",
