@@ -593,6 +593,13 @@ class _Stopper:
       interpreter to raise the exception in this thread at its next check
       (a loop's jump back, a call). Being C, it runs no Python code where
       the interpreter could raise the exception inside the trace function.
+      It is disarmed by pointing it at thread 0, which does not exist
+      (clearing the request instead leaves 3.11's interpreter checking for
+      it at every instruction). Python 3.10 does not handle signals at all
+      in a loop whose body starts with ``try:`` and calls nothing, not even
+      Ctrl-C: such a loop cannot be stopped there.
+
+    Elsewhere than in the main thread, see :func:`_ask_to_stop`.
     """
 
     def __init__(self):
@@ -777,8 +784,8 @@ def _ask_to_stop(worker, seconds: float = 0.5) -> None:
         import ctypes
     except ImportError:
         return
-    setter = ctypes.pythonapi.PyThreadState_SetAsyncExc
-    setter.argtypes = (ctypes.c_ulong, ctypes.py_object)
+    setter = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)(
+        ("PyThreadState_SetAsyncExc", ctypes.pythonapi))
     deadline = time.monotonic() + seconds
     while worker.is_alive() and time.monotonic() < deadline:
         setter(worker.ident, _TimeLimit)
