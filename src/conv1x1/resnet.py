@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from conv1x1 import _checks
 
 __all__ = [
+    "MAX_BLOCKS",
+    "MAX_FILTERS",
     "RESNET_STAGES",
     "SHORTCUTS",
     "STAGE_WIDTHS",
