@@ -725,7 +725,7 @@ def test_resnet_cost_counts_grouped_convolutions_as_built():
 
 
 def test_resnet_cost_of_a_very_deep_stage_is_immediate():
-    """The blocks after a stage's first are alike: any depth is counted at once."""
+    """A stage's blocks after the first are alike: any depth counts at once."""
     def params(n):
         return resnet_cost(50, stages=((64, n),)).params
 
@@ -747,7 +747,8 @@ def test_resnet_cost_of_a_very_deep_stage_is_immediate():
          "expansion"),
         (lambda: bottleneck_block(_input(), 6, groups=4, prefix="p_"),
          "groups to divide"),
-        (lambda: bottleneck_block(_input(), 6, groups=0, prefix="p_"), "groups"),
+        (lambda: bottleneck_block(_input(), 6, groups=0, prefix="p_"),
+         "groups"),
         (lambda: bottleneck_block(_input(), 6, groups=2.0, prefix="p_"),
          "groups"),
         (lambda: bottleneck_block(_input(), 4, zero_init_residual="yes",
