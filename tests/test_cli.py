@@ -234,6 +234,30 @@ def test_attention_and_recurrent_layers_are_uncounted_with_a_reason():
     )
 
 
+def test_a_layer_called_twice_is_uncounted_not_counted_once(tmp_path, capsys):
+    inputs = keras.Input((6,))
+    shared = keras.layers.Dense(6, name="shared")
+    once = keras.layers.Dense(4, name="once")
+    count = cli.count_model(keras.Model(inputs, once(shared(shared(inputs)))))
+    assert [(r.name, r.note[:14]) for r in count.uncounted] == [
+        ("shared", "called 2 times")
+    ]
+    assert count.macs == 6 * 4
+    # A wrapper around a free layer is free; a Sequential is resized.
+    frames = keras.Input((3, 5, 5, 2))
+    x = keras.layers.TimeDistributed(keras.layers.Conv2D(4, 1))(frames)
+    x = keras.layers.TimeDistributed(keras.layers.Dropout(0.5))(x)
+    count = cli.count_model(keras.Model(frames, x))
+    assert count.uncounted == () and count.macs == 3 * 5 * 5 * 2 * 4
+    path = tmp_path / "seq.keras"
+    keras.Sequential(
+        [keras.Input((None, None, 3)), keras.layers.Conv2D(4, 3)]
+    ).save(path)
+    status, out, err = run_main(capsys, str(path), "--input-shape", "10,9,3")
+    assert status == 0, err
+    assert f"Total MACs: {8 * 7 * 9 * 3 * 4:,} (6.0 K)" in out
+
+
 def test_a_file_that_is_not_a_keras_model(capsys, tmp_path):
     for name in ("notes.keras", "notes.txt"):
         path = tmp_path / name

@@ -162,18 +162,35 @@ def _shape_text(layer) -> str:
     return str(tuple(shape)) if not isinstance(shape, list) else str(shape)
 
 
-def _leaf_rows(layer, prefix: str, zero_types) -> list[LayerRow]:
+def _calls(model, layer) -> int:
+    """How many times ``model`` calls ``layer`` (1 when Keras keeps no record)."""
+    graph = getattr(model, "_functional", None) or model   # a Sequential's graph
+    nodes = getattr(graph, "_nodes", None)
+    if not nodes:
+        return 1
+    prefix = f"{id(layer)}_ib-"      # Keras's key for each call of a layer
+    return max(1, sum(1 for key in nodes if str(key).startswith(prefix)))
+
+
+def _leaf_rows(layer, prefix: str, zero_types, calls: int = 1) -> list[LayerRow]:
+    import keras
+
     from conv1x1 import cost
 
     name = prefix + layer.name
     kind_name = type(layer).__name__
-    shape = _shape_text(layer)
+    shape = _shape_text(layer) if calls == 1 else "(several)"
     params = layer.count_params() if layer.built else 0
+    if calls > 1:
+        return [LayerRow(name, kind_name, shape, "uncounted", params, 0, None,
+                         f"called {calls} times, each call on its own shapes; "
+                         "count it once per call by hand")]
+    inner = layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer
     if isinstance(layer, cost._uncounted_types()):
         return [LayerRow(name, kind_name, shape, "uncounted", params, 0, None,
                          "multiplies activations by each other (attention, "
                          "recurrence); count it by hand")]
-    if isinstance(layer, zero_types):
+    if isinstance(inner, zero_types):
         return [LayerRow(name, kind_name, shape, "other", params, 0, 0)]
     try:
         records = cost._layer_records(layer, prefix)
@@ -193,10 +210,11 @@ def _walk(model, prefix: str, zero_types) -> list[LayerRow]:
 
     rows = []
     for layer in model.layers:
-        if isinstance(layer, keras.Model):
+        calls = _calls(model, layer)
+        if isinstance(layer, keras.Model) and calls == 1:
             rows.extend(_walk(layer, prefix + layer.name + "/", zero_types))
         else:
-            rows.extend(_leaf_rows(layer, prefix, zero_types))
+            rows.extend(_leaf_rows(layer, prefix, zero_types, calls))
     return rows
 
 
@@ -340,9 +358,11 @@ def load_model(spec: str, input_shape=None):
 # Output.
 
 def _millions(n: int) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} G"
-    return f"{n / 1e6:.1f} M"
+    """``n`` in G, M or K, for reading; the exact count stands beside it."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.{2 if unit == 'G' else 1}f} {unit}"
+    return f"{n}"
 
 
 def render_text(count: ModelCount) -> str:
