@@ -282,6 +282,10 @@ def test_stride_answer_is_the_built_difference():
     assert answer == (28 * 28 - 14 * 14) * 512 * 512  # 154,140,672
     assert check("resnet-ex-stride", str(answer)).correct
     assert check("resnet-ex-stride", f"{answer / 1e6:.1f}M").correct
+    # The number rule: rounded as typed, but to three significant figures.
+    assert check("resnet-ex-stride", "154M").correct
+    assert not check("resnet-ex-stride", "153.5M").correct   # 0.4% off: no tolerance
+    assert not check("resnet-ex-stride", "0.15G").correct
     # ResNet-50's block, which the chapter prices, is a mistake here.
     resnet_answer = stride_difference(256, 1, 4)
     result = check("resnet-ex-stride", f"{resnet_answer:,}")
