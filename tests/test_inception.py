@@ -342,6 +342,9 @@ def test_exercise_aux():
     # the chapter's classifiers on 4a (512 channels) and 4d (528), 14x14
     assert "module 4a" in check(label, "3,188,840").message
     assert "module 4d" in check(label, "3,190,888").message
+    # ... also when rounded as typed
+    assert "module 4a" in check(label, "3.189M").message
+    assert "module 4d" in check(label, "3.191M").message
     assert "not 4x4" in check(label, "3,184,744").message
     assert "256" in check(label, f"{256 * 128 + 128 + 8389632 + 1025000}"
                           ).message

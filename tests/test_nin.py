@@ -247,6 +247,9 @@ def test_exercise_fc64():
     assert "'valid'" in check(label, f"{15 * 15 * 1920 + 10}").message
     assert "one pooling" in check(label, f"{32 * 32 * 1920 + 10}").message
     assert "both poolings" in check(label, f"{64 * 64 * 1920 + 10}").message
+    # A mistake is recognised when rounded as the learner types it, too.
+    assert "8x8 map of 32x32 images" in check(label, "123k").message
+    assert "one pooling" in check(label, "1.97M").message
     assert "1x1 convolution" in check(label, "1930").message
     assert not check(label, "").correct and not check(label, "two").correct
 

@@ -40,41 +40,42 @@ AUX_POOLED = (AUX_SIZE - 5) // 3 + 1
 AUX_PARAMS = _aux(AUX_CHANNELS, AUX_POOLED)
 
 
-def _aux_mistake(value: float) -> str | None:
-    """The message for a known mistake, or None."""
-    if value == _aux(AUX_CHANNELS, AUX_POOLED, biases=False):
-        return ("Not quite: that counts the weights only; Keras also "
-                "counts one bias per filter and per unit.")
-    if value == _aux(512, 4):
-        return ("Not quite: that is the chapter's classifier on module 4a, "
-                "with 512 input channels and a 14x14 map. Module 3b "
-                "outputs 480 channels on a 28x28 map.")
-    if value == _aux(528, 4):
-        return ("Not quite: that is the chapter's classifier on module 4d, "
-                "with 528 input channels and a 14x14 map. Module 3b "
-                "outputs 480 channels on a 28x28 map.")
-    if value == _aux(AUX_CHANNELS, 4):
-        return ("Not quite: the 480 channels are right, but the pooled map "
-                "is not 4x4 here. 5x5 pooling with stride 3 on a 28x28 "
-                "map gives floor((28 - 5) / 3) + 1 positions per side.")
-    if value == _aux(256, AUX_POOLED):
-        return ("Not quite: 256 is what module 3b reads; the classifier "
-                "reads what 3b outputs, 480 channels.")
-    if value == _aux(AUX_CHANNELS, (AUX_SIZE - 5) // 3):
-        return ("Not quite: the pooled size is off by one. A window of 5 "
-                "with stride 3 fits floor((28 - 5) / 3) + 1 times.")
-    if value == _aux(AUX_CHANNELS, -(-AUX_SIZE // 3)):
-        return ("Not quite: that is a 10x10 map, what padding='same' "
-                "would give. The paper's pooling has no padding.")
-    if value == _aux(AUX_CHANNELS, AUX_SIZE):
-        return ("Not quite: the 5x5 average pooling with stride 3 comes "
-                "first; the fully connected layer does not read the whole "
-                "28x28 map.")
-    return None
+#: Known mistakes and what to say, matched as typed answers are (so a
+#: rounded "3.19M" is recognised as the 4a classifier, as is 3,188,840).
+_AUX_MISTAKES = {
+    _aux(AUX_CHANNELS, AUX_POOLED, biases=False): (
+        "Not quite: that counts the weights only; Keras also "
+        "counts one bias per filter and per unit."),
+    _aux(512, 4): (
+        "Not quite: that is the chapter's classifier on module 4a, "
+        "with 512 input channels and a 14x14 map. Module 3b "
+        "outputs 480 channels on a 28x28 map."),
+    _aux(528, 4): (
+        "Not quite: that is the chapter's classifier on module 4d, "
+        "with 528 input channels and a 14x14 map. Module 3b "
+        "outputs 480 channels on a 28x28 map."),
+    _aux(AUX_CHANNELS, 4): (
+        "Not quite: the 480 channels are right, but the pooled map "
+        "is not 4x4 here. 5x5 pooling with stride 3 on a 28x28 "
+        "map gives floor((28 - 5) / 3) + 1 positions per side."),
+    _aux(256, AUX_POOLED): (
+        "Not quite: 256 is what module 3b reads; the classifier "
+        "reads what 3b outputs, 480 channels."),
+    _aux(AUX_CHANNELS, (AUX_SIZE - 5) // 3): (
+        "Not quite: the pooled size is off by one. A window of 5 "
+        "with stride 3 fits floor((28 - 5) / 3) + 1 times."),
+    _aux(AUX_CHANNELS, -(-AUX_SIZE // 3)): (
+        "Not quite: that is a 10x10 map, what padding='same' "
+        "would give. The paper's pooling has no padding."),
+    _aux(AUX_CHANNELS, AUX_SIZE): (
+        "Not quite: the 5x5 average pooling with stride 3 comes "
+        "first; the fully connected layer does not read the whole "
+        "28x28 map."),
+}
 
 
 def _check_aux(answer) -> Result:
-    return check_number(answer, AUX_PARAMS, mistakes=_aux_mistake)
+    return check_number(answer, AUX_PARAMS, mistakes=_AUX_MISTAKES)
 
 
 # --------------------------------------------------------------------------

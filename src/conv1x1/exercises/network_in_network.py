@@ -34,35 +34,36 @@ def _fc_head(size: int) -> int:
     return size * size * FC_CHANNELS * FC_CLASSES + FC_CLASSES
 
 
-def _fc64_mistake(value: float) -> str | None:
-    """The message for a known mistake, or None."""
-    if value == FC_PARAMS - FC_CLASSES:
-        return ("Not quite: that counts the weights only. Keras also "
-                "counts one bias per output unit.")
-    if value == _fc_head(8):
-        return ("Not quite: that is the head on the 8x8 map of 32x32 "
-                "images. With 64x64 images, what size is the map after "
-                "the two poolings?")
-    if value == _fc_head(15):
-        return ("Not quite: that is a 15x15 map, what 'valid' pooling would "
-                "leave. The network pools with padding='same', which "
-                "halves 64 to 32, then 16.")
-    if value == _fc_head(32):
-        return ("Not quite: that is the map after one pooling. The last "
-                "block comes after two: 64 -> 32 -> 16.")
-    if value == _fc_head(64):
-        return ("Not quite: that leaves out both poolings; the last block "
-                "works on 16x16 maps.")
-    if value == FC_CHANNELS * FC_CLASSES + FC_CLASSES:
-        return ("Not quite: that is NiN's own head, a 1x1 convolution, "
-                "whose weights are shared by every position. A fully "
-                "connected layer on the flattened map has its own weights "
-                "for every position.")
-    return None
+#: Known mistakes and what to say, matched as typed answers are (so a
+#: rounded "3.19M" is recognised as the 4a classifier, as is 3,188,840).
+_FC64_MISTAKES = {
+    FC_PARAMS - FC_CLASSES: (
+        "Not quite: that counts the weights only. Keras also "
+        "counts one bias per output unit."),
+    _fc_head(8): (
+        "Not quite: that is the head on the 8x8 map of 32x32 "
+        "images. With 64x64 images, what size is the map after "
+        "the two poolings?"),
+    _fc_head(15): (
+        "Not quite: that is a 15x15 map, what 'valid' pooling would "
+        "leave. The network pools with padding='same', which "
+        "halves 64 to 32, then 16."),
+    _fc_head(32): (
+        "Not quite: that is the map after one pooling. The last "
+        "block comes after two: 64 -> 32 -> 16."),
+    _fc_head(64): (
+        "Not quite: that leaves out both poolings; the last block "
+        "works on 16x16 maps."),
+    FC_CHANNELS * FC_CLASSES + FC_CLASSES: (
+        "Not quite: that is NiN's own head, a 1x1 convolution, "
+        "whose weights are shared by every position. A fully "
+        "connected layer on the flattened map has its own weights "
+        "for every position."),
+}
 
 
 def _check_fc64(answer) -> Result:
-    return check_number(answer, FC_PARAMS, mistakes=_fc64_mistake)
+    return check_number(answer, FC_PARAMS, mistakes=_FC64_MISTAKES)
 
 
 # --------------------------------------------------------------------------
