@@ -24,6 +24,9 @@ What it does to each notebook:
   cell has none, a heading "Exercise N" for the next exercise is inserted.
   Both headings are tagged ``remove-cell``: the HTML book leaves them out,
   where the solution is a dropdown already.
+* An explorer's wiring (a code cell outside the solutions that builds
+  ipywidgets) is tagged ``hide-input``: the page shows the explorer, and
+  its 20 to 90 lines of widget plumbing sit behind a "Show code" toggle.
 * Links to other pages written with the ``{doc}`` role, which JupyterLab
   cannot follow, become Markdown links to the page's file,
   ``[Title](structure.ipynb)``: JupyterLab opens the file, and the book
@@ -147,6 +150,19 @@ def doc_links(text: str, folder: Path) -> str:
     return _DOC_ROLE.sub(link, text)
 
 
+#: A code cell that builds widgets: an explorer's wiring.
+_WIDGET_WIRING = re.compile(r"\bwidgets\.[A-Z]\w*\b|\bwidgets\.interact(ive)?\(|\binteractive_output\(")
+#: Tags that already keep a cell's code out of the page's flow.
+_HIDDEN = {"hide-input", "remove-input", "hide-cell", "remove-cell"}
+
+
+def is_explorer_wiring(cell) -> bool:
+    """An explorer's code: builds widgets, and is not an exercise's show() line."""
+    return (cell["cell_type"] == "code"
+            and bool(_WIDGET_WIRING.search(cell["source"]))
+            and not cell["source"].lstrip().startswith("show("))
+
+
 def normalize(nb, info: dict | None = None, folder: Path | None = None) -> None:
     """Apply the course's storage and fold conventions to ``nb`` in place."""
     nb.nbformat, nb.nbformat_minor = 4, 5
@@ -172,6 +188,11 @@ def normalize(nb, info: dict | None = None, folder: Path | None = None) -> None:
                 SOLUTION_HEADING, collapsed=True,
                 reuse=before if before and is_solution_heading(before) else None))
             inside = True
+        if not inside and is_explorer_wiring(cell):
+            # The page shows the explorer; its wiring is one click away.
+            tags = cell["metadata"].setdefault("tags", [])
+            if not _HIDDEN & set(tags):
+                tags.append("hide-input")
         if inside and cell["cell_type"] == "code":
             lines = text.splitlines()
             if not lines or lines[0] != WORKED:

@@ -1061,6 +1061,45 @@ def test_chapter_is_stored_as_jupyterlab_writes_it_with_folded_solutions(path):
                             f"book/{path.name}\n" + "\n".join(problems))
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_explorer_wiring_is_folded_behind_show_code(path):
+    """The page shows each explorer; its widget plumbing is one click away."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    wiring = [i for i, c in enumerate(nb.cells) if NORMALIZER.is_explorer_wiring(c)
+              and not _inside_solution(nb.cells, i)]
+    assert wiring, f"{path.name} has no explorer"
+    open_wiring = [i for i in wiring if not {"hide-input", "hide-cell", "remove-input",
+                                             "remove-cell"} & set(
+        nb.cells[i].metadata.get("tags", []))]
+    assert open_wiring == [], (f"{path.name}: explorer cells {open_wiring} show their "
+                               "wiring; tag them hide-input (the normaliser does)")
+
+
+def _inside_solution(cells, index):
+    inside = False
+    for cell in cells[:index]:
+        if cell.cell_type == "markdown" and "{solution-start}" in cell.source:
+            inside = True
+        elif cell.cell_type == "markdown" and "{solution-end}" in cell.source:
+            inside = False
+    return inside
+
+
+def test_the_normaliser_recognises_explorer_wiring_and_not_show_lines():
+    import nbformat
+
+    code = nbformat.v4.new_code_cell
+    assert NORMALIZER.is_explorer_wiring(code("s = widgets.IntSlider(value=1)"))
+    assert NORMALIZER.is_explorer_wiring(code("s = partial(widgets.IntSlider, min=1)"))
+    assert NORMALIZER.is_explorer_wiring(code("widgets.interactive(f, a=s)"))
+    assert not NORMALIZER.is_explorer_wiring(code('show("structure-ex-shape")'))
+    assert not NORMALIZER.is_explorer_wiring(code("import ipywidgets as widgets"))
+    assert not NORMALIZER.is_explorer_wiring(nbformat.v4.new_markdown_cell(
+        "widgets.IntSlider"))
+
+
 def _demo_notebook():
     import nbformat
 
