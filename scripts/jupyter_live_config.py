@@ -24,3 +24,9 @@ c.ServerApp.identity_provider_class = OriginCheckingIdentityProvider
 c.ServerApp.jpserver_extensions = {
     name: False for name in ("jupyterlab", "jupyterlab_myst", "jupyter_lsp",
                              "jupyter_server_terminals", "notebook_shim")}
+# A page stops its kernel when the reader leaves it; should that request be
+# lost (a closed laptop, a crashed tab), a kernel with no page connected is
+# stopped after ten idle minutes.
+c.MappingKernelManager.cull_idle_timeout = 600
+c.MappingKernelManager.cull_interval = 60
+c.MappingKernelManager.cull_connected = False

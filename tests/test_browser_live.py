@@ -14,6 +14,7 @@ and logs no error. The token is in no file of the built book.
 import importlib.util
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -163,6 +164,16 @@ def test_structure_chapter_live(live, context):
         arg=f"live-output-{stub}", timeout=30_000)
     assert cell.locator(".widget-slider").count() == 1, "the print erased the slider"
     no_errors(guarded)
+
+    # Leaving the page stops its kernel.
+    book, _ = live
+    assert len(book.running_kernels()) == 1
+    page.unroute("**/*")   # the guard's interception would hold the page's last request
+    page.goto(f"{book.book_origin}/book/how_to_use.html", wait_until="load")
+    deadline = time.monotonic() + 20
+    while book.running_kernels() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert book.running_kernels() == [], "the kernel outlived its page"
     guarded.page.close()
 
 
