@@ -147,10 +147,10 @@ def test_resnet_variants_match_closed_form():
         assert (counted.params, counted.macs) == (params, total), kwargs
 
 
-@pytest.mark.parametrize(
-    "depth, application",
-    [(50, "ResNet50"), (101, "ResNet101"), (152, "ResNet152")],
-)
+# ResNet-50 only: 101 and 152 are built by the same code from their rows of
+# Table 1, which PAPER_BLOCKS checks against the paper (building Keras's two
+# deeper models cost 11 s of the test suite's budget for no other check).
+@pytest.mark.parametrize("depth, application", [(50, "ResNet50")])
 def test_resnet_matches_keras_applications(depth, application):
     """With biases in the convolutions, as Keras has, every layer agrees."""
     reference = getattr(keras.applications, application)(weights=None)
