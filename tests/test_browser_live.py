@@ -140,9 +140,13 @@ def test_structure_chapter_live(live, context):
 
     # A text exercise, wrongly then rightly.
     shape = index_of(spec, r'^show\("structure-ex-shape"\)')
+    shots = ROOT / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator(f"#live-output-{shape}").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "live-structure-before-check.png"))
     assert "✘" in check(page, shape, "(8, 28, 28, 32)")
     assert "✔" in check(page, shape, "(8, 14, 14, 32)")
-    page.screenshot(path=str(ROOT / "_build" / "screenshots" / "live-structure.png"))
+    page.screenshot(path=str(shots / "live-structure-after-check.png"))
 
     # The function exercise: the learner's cell is an editor; write, run, Check.
     stub = index_of(spec, r"^def my_pointwise\(")
