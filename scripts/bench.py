@@ -165,7 +165,11 @@ def bench_live() -> None:
                 page.goto(chapter, wait_until="load")
                 clicked = time.perf_counter()
                 page.get_by_role("button", name="Make this page live").click()
-                page.wait_for_selector(".live-output .jupyter-widgets", timeout=300_000)
+                page.wait_for_selector('.live-output .jupyter-widgets, '
+                                       '.live-bar[data-state="error"]', timeout=300_000)
+                if page.get_attribute(".live-bar", "data-state") == "error":
+                    raise SystemExit("the page did not go live: "
+                                     + page.inner_text(".live-status"))
                 line(f"click to 1st live widget, {attempt}", time.perf_counter() - clicked)
                 page.wait_for_selector('.live-bar[data-state="live"]', timeout=300_000)
                 line(f"click to page live, {attempt}", time.perf_counter() - clicked,
