@@ -2,8 +2,9 @@
 
 For every page: nothing is requested from another host, no JavaScript error,
 math is typeset, every saved widget is rendered, solution dropdowns open, text
-stays readable in dark mode, and a full-page screenshot is saved under
-``_build/screenshots/`` for a person to review.
+stays readable in dark mode, and a screenshot is saved under
+``_build/screenshots/`` for a person to review (the whole page with
+``SCREENSHOTS=full``).
 
 How many widgets and solution dropdowns a page must show is counted in its
 notebook's source (one widget per ``show(...)`` cell, one dropdown per
@@ -12,6 +13,7 @@ or lost its solutions, fails instead of having nothing to check.
 """
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -237,7 +239,10 @@ def test_page_works_offline(served_book, context, name):
     assert unlabelled == [], f"images without alt text or caption: {unlabelled}"
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '-')}.png"), full_page=True)
+    # The top of every page by default; whole pages (about 2 s each, a fifth
+    # of this test's time) when SCREENSHOTS=full asks for them.
+    page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '-')}.png"),
+                    full_page=os.environ.get("SCREENSHOTS", "") == "full")
 
     # Dark mode: body text keeps a readable contrast with the background.
     page.emulate_media(color_scheme="dark")    # the theme's "auto" mode follows it
