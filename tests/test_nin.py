@@ -447,3 +447,67 @@ def test_pooling_follows_the_released_model_max_then_average():
     small = nin.nin_small()
     assert all(isinstance(layer, keras.layers.MaxPooling2D)
                for layer in small.layers if layer.name.endswith("_pool"))
+
+
+# --------------------------------------------------------------------------
+# Limits, messages and defaults, exactly
+
+def test_the_limits_themselves_are_allowed():
+    """One channel, MAX_WIDTH channels and a MAX_KERNEL kernel all build; one
+    more is refused, with the paper's sizes in the message."""
+    x = keras.Input(shape=(4, 4, 1))
+    out = nin.mlpconv_block(x, 1, 1, (1,), prefix="one_")
+    assert tuple(out.shape) == (None, 4, 4, 1)
+    wide = nin.mlpconv_block(x, nin.MAX_WIDTH, 1, (1,), prefix="wide_")
+    assert wide.shape[-1] == 1
+    big = nin.mlpconv_block(x, 1, nin.MAX_KERNEL, (1,), prefix="big_")
+    assert tuple(big.shape) == (None, 4, 4, 1)
+    with pytest.raises(ValueError, match="at most 65,536 channels; received 65,537"):
+        nin.mlpconv_block(x, nin.MAX_WIDTH + 1, 1, (1,), prefix="w_")
+    with pytest.raises(ValueError, match=r"at most 31; received 32\. NiN's spatial "
+                                         r"convolutions are 5x5 and 3x3\."):
+        nin.mlpconv_block(x, 1, nin.MAX_KERNEL + 1, (1,), prefix="k_")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(filters=0), "Expected filters to be"),
+    (dict(mlp=()), "Expected mlp to be a non-empty sequence of widths"),
+    (dict(final_activation="nope"), "Expected final_activation to be"),
+])
+def test_mlpconv_block_messages_name_the_argument(kwargs, words):
+    args = dict(filters=8, kernel_size=3, mlp=(8, 4), prefix="b_")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        nin.mlpconv_block(keras.Input(shape=(8, 8, 3)), **args)
+
+
+@pytest.mark.parametrize("field, row", [("filters", (10**6, 3, 8, 4)),
+                                        ("mlp1", (8, 3, 10**6, 4)),
+                                        ("mlp2", (8, 3, 8, 10**6))])
+def test_a_bad_stage_row_is_named_by_field_and_row(field, row):
+    with pytest.raises(ValueError, match=f"Expected {field} of stages row 1 to be at most"):
+        nin.nin(stages=((8, 3, 8, 4), row))
+
+
+def test_a_bad_dropout_says_what_the_paper_uses():
+    with pytest.raises(ValueError, match=r"Expected dropout to be a number in \[0, 1\); "
+                                         r"received 1\.5\. The paper uses 0\.5; 0 leaves "
+                                         r"dropout out\."):
+        nin.nin(dropout=1.5)
+
+
+def test_only_the_last_block_of_nin_small_has_raw_scores():
+    model = nin.nin_small()
+    activations = {layer.name: layer.activation.__name__ for layer in model.layers
+                   if isinstance(layer, keras.layers.Conv2D)}
+    assert activations == {"block1_conv": "relu", "block1_mlp1": "relu",
+                           "block1_mlp2": "relu", "block2_conv": "relu",
+                           "block2_mlp1": "relu", "block2_mlp2": "linear"}
+
+
+def test_default_names_and_dropout():
+    assert nin.nin().name == "nin_cifar10"
+    small = nin.nin_small()
+    assert small.name == "nin_small"
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in small.layers)
+    assert nin.nin(name="mine").name == "mine"
