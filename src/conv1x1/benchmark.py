@@ -242,16 +242,18 @@ def compiled(layer_or_fn, x):
 
     graph = tf.function(first_values, autograph=False)
     try:
-        x = tf.convert_to_tensor(x)
-        if not (x.dtype.is_floating or x.dtype.is_integer):
-            raise TypeError(x.dtype)
+        tensor = tf.convert_to_tensor(x)
+        if not (tensor.dtype.is_floating or tensor.dtype.is_integer):
+            raise TypeError(tensor.dtype)
     except (TypeError, ValueError):
+        dtype = getattr(x, "dtype", None)
+        received = type(x).__name__ + ("" if dtype is None else f" of dtype {dtype}")
         raise ValueError("Expected x to be a numeric array, e.g. a float32 numpy "
                          f"array of shape (batch, height, width, channels); "
-                         f"received {type(x).__name__}.") from None
+                         f"received {received}.") from None
 
     def run():
-        return np.concatenate([value.numpy() for value in graph(x)])
+        return np.concatenate([value.numpy() for value in graph(tensor)])
 
     return run
 
