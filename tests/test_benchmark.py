@@ -4,6 +4,7 @@ No assertion here depends on how fast the machine is: timings are checked
 only against lower bounds that a sleeping function guarantees.
 """
 
+import functools
 import statistics
 import time
 
@@ -275,3 +276,382 @@ def test_time_callable_defaults_two_warmups_fifteen_repeats_20_ms():
     assert timing.number == 20 and len(timing.seconds) == 15
     # warm-up 2, calibration 1 + 20, repeats 15 x 20
     assert len(calls) == 2 + 1 + 20 + 15 * 20
+
+
+# --------------------------------------------------------------------------
+# Labels, printouts, calibration rounds and the argument checks' messages.
+
+def test_timing_prints_the_median_in_milliseconds():
+    seconds = (0.010, 0.012, 0.011, 0.030, 0.009)
+    q1, q3 = np.percentile(seconds, [25, 75])
+    timing = bm.Timing("conv", seconds, number=4, flops=2e9)
+    # median 0.011 s = 11 ms; 2 GFLOPs in 11 ms = 181.8 GFLOP/s
+    spread = (q3 - q1) / 0.011
+    assert str(timing) == (f"conv: median 11.000 ms (spread {spread:.0%}, "
+                           f"5 x 4 calls), {2e9 / 0.011 / 1e9:.1f} GFLOP/s")
+    assert str(bm.Timing("copy", (0.0025,), number=8)) == \
+        "copy: median 2.500 ms (spread 0%, 1 x 8 calls)"
+
+
+def test_time_callable_labels_with_the_label_else_the_name_else_fn():
+    now = [0.0]
+
+    def conv_step():            # 5 ms of pretend time a call
+        now[0] += 0.005
+
+    kwargs = dict(repeats=1, min_time=0.01, warmup=0, clock=lambda: now[0])
+    assert bm.time_callable(conv_step, **kwargs).label == "conv_step"
+    assert bm.time_callable(conv_step, label="1x1", **kwargs).label == "1x1"
+    # A partial object has no __name__.
+    unnamed = functools.partial(conv_step)
+    assert bm.time_callable(unnamed, **kwargs).label == "fn"
+
+
+def test_time_callable_accepts_one_repeat_and_no_warmup():
+    now = [0.0]
+    calls = []
+
+    def work():                 # 4 ms of pretend time a call
+        calls.append(1)
+        now[0] += 0.004
+
+    timing = bm.time_callable(work, repeats=1, warmup=0, min_time=0.02,
+                              clock=lambda: now[0])
+    assert timing.number == 5 and len(timing.seconds) == 1
+    # no warm-up, calibration 1 + 5, one repeat of 5
+    assert len(calls) == 1 + 5 + 5
+
+
+def test_time_callable_calibration_at_least_doubles_the_calls_each_round():
+    now = [0.0]
+    calls = []
+
+    def work():                 # the first call takes 1 ms, later ones 0.75 ms
+        now[0] += 0.00075 if calls else 0.001
+        calls.append(1)
+
+    timing = bm.time_callable(work, repeats=1, warmup=0, min_time=0.02,
+                              clock=lambda: now[0])
+    # One call lasts 1 ms, so the next round has 20 calls; they last 15 ms,
+    # still short of 20 ms. Scaling by 20 / 15 would ask for 27 calls, but
+    # like timeit's autorange (1, 2, 5, 10, 20, ...) each round at least
+    # doubles the calls: 40, which last 30 ms.
+    assert timing.number == 40
+    np.testing.assert_allclose(timing.seconds, [0.00075])
+    assert len(calls) == 1 + 20 + 40 + 40
+
+
+def test_time_interleaved_defaults_two_warmups_fifteen_repeats_20_ms():
+    now = [0.0]
+    calls = {"a": 0, "b": 0}
+
+    def work(name):
+        def run():              # 1 ms of pretend time a call
+            calls[name] += 1
+            now[0] += 0.001
+        return run
+
+    timings = bm.time_interleaved({"a": work("a"), "b": work("b")},
+                                  clock=lambda: now[0])
+    for label, timing in timings.items():
+        # 1 ms < 20 ms: calibration asks for 20 calls a repeat.
+        assert timing.label == label and timing.flops is None
+        assert timing.number == 20 and len(timing.seconds) == 15
+    # each: warm-up 2, calibration 1 + 20, repeats 15 x 20
+    assert calls == {"a": 2 + 1 + 20 + 15 * 20, "b": 2 + 1 + 20 + 15 * 20}
+
+
+def test_time_interleaved_accepts_one_repeat_no_warmup_and_flops_for_all():
+    now = [0.0]
+    calls = []
+
+    def work():                 # 4 ms of pretend time a call
+        calls.append(1)
+        now[0] += 0.004
+
+    timings = bm.time_interleaved({"a": work, "b": work}, repeats=1, warmup=0,
+                                  min_time=0.02, flops={"a": 4e6, "b": 8e6},
+                                  clock=lambda: now[0])
+    assert [len(t.seconds) for t in timings.values()] == [1, 1]
+    # no warm-up, calibration 1 + 5, one repeat of 5; for each function
+    assert len(calls) == 2 * (1 + 5 + 5)
+    assert timings["a"].gflops == pytest.approx(4e6 / 0.004 / 1e9)
+    assert timings["b"].gflops == pytest.approx(8e6 / 0.004 / 1e9)
+
+
+def test_roofline_returns_a_float_for_one_intensity_an_array_for_many():
+    assert type(bm.roofline(1.0, 400.0, 20.0)) is float
+    assert type(bm.roofline(np.float32(100.0), 400.0, 20.0)) is float
+    assert isinstance(bm.roofline([1.0], 400.0, 20.0), np.ndarray)
+
+
+_GOOD_CONV = dict(height=4, width=4, c_in=4, c_out=4, kernel_size=1, batch=1,
+                  stride=1, itemsize=4)
+_INTEGER_AT_LEAST = r"Expected {} to be an integer >= {}; received {!r}\.$"
+_POSITIVE = r"Expected {} to be a finite number > 0; received {!r}\.$"
+_MIN_TIME = r"Expected min_time to be a finite number > 0; received 0\. " \
+            r"Use about 0\.02 seconds\.$"
+_FNS = (r"^Expected fns to be a non-empty dict from labels to functions of no "
+        r"arguments, e\.g\. \{'1x1': run_1x1\}; received ")
+_X = (r"^Expected x to be a numeric array, e\.g\. a float32 numpy array of "
+      r"shape \(batch, height, width, channels\); received ")
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: bm.time_callable(42),
+     r"^Expected fn to be a function of no arguments; received int\. "
+     r"Wrap a call in a lambda\.$"),
+    (lambda: bm.time_callable(_nothing, repeats=0),
+     _INTEGER_AT_LEAST.format("repeats", 1, 0)),
+    (lambda: bm.time_callable(_nothing, warmup=-1),
+     _INTEGER_AT_LEAST.format("warmup", 0, -1)),
+    (lambda: bm.time_callable(_nothing, min_time=0), _MIN_TIME),
+    (lambda: bm.time_callable(_nothing, flops=0),
+     _POSITIVE.format("flops", 0)),
+    (lambda: bm.time_callable(_nothing, clock=1.5),
+     r"^Expected clock to be a function returning seconds, such as "
+     r"time\.perf_counter; received float\.$"),
+    (lambda: bm.time_interleaved({}), _FNS + r"\{\}\.$"),
+    (lambda: bm.time_interleaved({"a": 3}), _FNS + r"\{'a': 3\}\.$"),
+    (lambda: bm.time_interleaved({"a": _nothing}, repeats=0),
+     _INTEGER_AT_LEAST.format("repeats", 1, 0)),
+    (lambda: bm.time_interleaved({"a": _nothing}, warmup=-1),
+     _INTEGER_AT_LEAST.format("warmup", 0, -1)),
+    (lambda: bm.time_interleaved({"a": _nothing}, min_time=0), _MIN_TIME),
+    (lambda: bm.time_interleaved({"a": _nothing}, flops={"b": 1}),
+     r"^Expected flops to be None or a dict from some of the labels of fns to "
+     r"FLOPs; received \{'b': 1\}\.$"),
+    (lambda: bm.time_interleaved({"a": _nothing}, flops={"a": 0}),
+     _POSITIVE.format(r"flops\['a'\]", 0)),
+    (lambda: bm.time_interleaved({"a": _nothing}, clock="now"),
+     r"^Expected clock to be a function returning seconds, such as "
+     r"time\.perf_counter; received str\.$"),
+    (lambda: bm.compiled(3, np.ones(2)),
+     r"^Expected a Keras layer, model or function to compile; "
+     r"received int\.$"),
+    (lambda: bm.compiled(_nothing, object()), _X + r"object\.$"),
+    (lambda: bm.compiled(_nothing, "not numbers"), _X + r"str\.$"),
+    (lambda: bm.compiled(_nothing, np.array([True, False])),
+     _X + r"ndarray of dtype bool\.$"),
+    (lambda: bm.time_layer(None, (4, 4, 3), batch=0),
+     _INTEGER_AT_LEAST.format("batch", 1, 0)),
+    (lambda: bm.time_layer(None, (4, 4, 3), seed=-1),
+     _INTEGER_AT_LEAST.format("seed", 0, -1)),
+    (lambda: bm.time_layer(None, (4, 0, 3)),
+     r"^Expected input_shape to be a tuple of positive integers, e\.g\. "
+     r"\(56, 56, 64\); received \(4, 0, 3\)\.$"),
+    (lambda: bm.time_layers({}, (4, 4, 3)),
+     r"^Expected layers to be a non-empty dict from labels to Keras layers; "
+     r"received \{\}\.$"),
+    (lambda: bm.time_layers({"a": None}, (4, 4, 3), seed=-1),
+     _INTEGER_AT_LEAST.format("seed", 0, -1)),
+    (lambda: bm.time_layers({"a": None}, (4, 4, 3), batch=0),
+     _INTEGER_AT_LEAST.format("batch", 1, 0)),
+    *[(lambda name=name: bm.conv_bytes(**{**_GOOD_CONV, name: 0}),
+       _INTEGER_AT_LEAST.format(name, 1, 0)) for name in _GOOD_CONV],
+    (lambda: bm.conv_bytes(4, 4, 4, 4, depthwise="yes"),
+     r"^Expected depthwise to be True or False; received 'yes'\.$"),
+    (lambda: bm.arithmetic_intensity(0, 4), _POSITIVE.format("flops", 0)),
+    (lambda: bm.arithmetic_intensity(4, 0), _POSITIVE.format("n_bytes", 0)),
+    (lambda: bm.roofline(1.0, 0, 20), _POSITIVE.format("peak_gflops", 0)),
+    (lambda: bm.roofline(1.0, 400, 0), _POSITIVE.format("bandwidth_gbs", 0)),
+    (lambda: bm.roofline("fast", 400, 20),
+     r"^Expected intensity to be a number or an array of numbers \(FLOPs per "
+     r"byte\); received 'fast'\.$"),
+    (lambda: bm.roofline([1.0, 0.0], 400, 20),
+     r"^Expected every intensity to be a finite number > 0 "
+     r"\(FLOPs per byte\)\.$"),
+    (lambda: bm.measure_matmul_peak(15),
+     _INTEGER_AT_LEAST.format("n", 16, 15)),
+    (lambda: bm.measure_matmul_peak(64, repeats=0),
+     _INTEGER_AT_LEAST.format("repeats", 1, 0)),
+    (lambda: bm.measure_bandwidth(7),
+     _INTEGER_AT_LEAST.format("megabytes", 8, 7)),
+    (lambda: bm.measure_bandwidth(8, repeats=0),
+     _INTEGER_AT_LEAST.format("repeats", 1, 0)),
+    (lambda: bm.set_threads(0), _INTEGER_AT_LEAST.format("threads", 1, 0)),
+])
+def test_error_messages_name_the_argument_and_what_it_should_be(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
+
+
+# --------------------------------------------------------------------------
+# time_layer and time_layers on a pretend clock: time_callable and
+# time_interleaved are wrapped so that every call of a timed function moves a
+# pretend clock on by 1 ms; the wrapped functions still run, and what they
+# return is kept.
+
+def _ticking(fn, now, outputs, step=0.001):
+    @functools.wraps(fn)
+    def ticking():
+        outputs.append(fn())
+        now[0] += step
+    return ticking
+
+
+def _pretend_time_callable(monkeypatch):
+    real, now, timed, outputs = bm.time_callable, [0.0], [], []
+
+    def pretend(fn, **kwargs):
+        timed.append(fn)
+        return real(_ticking(fn, now, outputs), clock=lambda: now[0], **kwargs)
+
+    monkeypatch.setattr(bm, "time_callable", pretend)
+    return timed, outputs
+
+
+def _pretend_time_interleaved(monkeypatch):
+    real, now, outputs = bm.time_interleaved, [0.0], {}
+
+    def pretend(fns, **kwargs):
+        ticking = {label: _ticking(fn, now, outputs.setdefault(label, []))
+                   for label, fn in fns.items()}
+        return real(ticking, clock=lambda: now[0], **kwargs)
+
+    monkeypatch.setattr(bm, "time_interleaved", pretend)
+    return outputs
+
+
+def _recording_identity(seen, label=None):
+    def identity(t):            # runs when the tf.function traces
+        seen.setdefault(label, set()).add((tuple(t.shape), t.dtype.name))
+        return t
+    return identity
+
+
+def test_time_layer_defaults_batch_1_seed_0_float32_15_repeats(monkeypatch):
+    pytest.importorskip("tensorflow")
+    timed, outputs = _pretend_time_callable(monkeypatch)
+    seen = {}
+    timing = bm.time_layer(_recording_identity(seen), (2, 3, 4))
+    assert seen == {None: {((1, 2, 3, 4), "float32")}}
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 4))
+    # the first value of the float32 input
+    np.testing.assert_array_equal(outputs[0], x.astype(np.float32).flat[:1])
+    # 1 ms < 20 ms: calibration asks for 20 calls a repeat.
+    assert timing.number == 20 and len(timing.seconds) == 15
+    # A function has no layer name: time_callable names the timing.
+    assert timing.label == timed[0].__name__
+
+
+def test_time_layer_passes_label_repeats_min_time_takes_1x1x1(monkeypatch):
+    keras = pytest.importorskip("keras")
+    _pretend_time_callable(monkeypatch)
+    layer = keras.layers.Conv2D(2, 1, name="proj")
+    timing = bm.time_layer(layer, (1, 1, 1), batch=1, repeats=3,
+                           min_time=0.005)
+    assert timing.label == "proj"
+    # 1 ms < 5 ms: 5 calls a repeat
+    assert timing.number == 5 and len(timing.seconds) == 3
+    assert bm.time_layer(layer, (1, 1, 1), label="given", repeats=1,
+                         min_time=0.001).label == "given"
+
+
+def test_time_layers_defaults_batch_1_seed_0_float32_15_repeats(monkeypatch):
+    pytest.importorskip("tensorflow")
+    outputs = _pretend_time_interleaved(monkeypatch)
+    seen = {}
+    layers = {label: _recording_identity(seen, label) for label in "ab"}
+    timings = bm.time_layers(layers, {"a": (2, 3, 1), "b": (1, 1, 1)})
+    assert seen == {"a": {((1, 2, 3, 1), "float32")},
+                    "b": {((1, 1, 1, 1), "float32")}}
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 1))
+    np.testing.assert_array_equal(outputs["a"][0],
+                                  x.astype(np.float32).flat[:1])
+    for label, timing in timings.items():
+        assert timing.label == label
+        assert timing.number == 20 and len(timing.seconds) == 15
+    timings = bm.time_layers({"a": layers["a"]}, (1, 1, 1), repeats=3,
+                             min_time=0.005)
+    assert timings["a"].number == 5 and len(timings["a"].seconds) == 3
+
+
+# --------------------------------------------------------------------------
+# The machine figures: what is timed, and the defaults.
+
+def test_measure_matmul_peak_multiplies_seeded_matrices_n_16(monkeypatch):
+    pytest.importorskip("tensorflow")
+    real, runs = bm.compiled, []
+
+    def keep(fn, x):
+        runs.append(real(fn, x))
+        return runs[-1]
+
+    monkeypatch.setattr(bm, "compiled", keep)
+    timing = bm.measure_matmul_peak(16, repeats=1, clock=_stepping_clock())
+    assert timing.label == "matmul 16" and timing.flops == 2 * 16**3
+    assert len(timing.seconds) == 1
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((16, 16)).astype(np.float32)
+    b = rng.standard_normal((16, 16)).astype(np.float32)
+    np.testing.assert_allclose(runs[0](), (a @ b)[0, :1], rtol=1e-5, atol=1e-5)
+
+
+def test_measure_matmul_peak_defaults_to_n_2048_and_nine_repeats(monkeypatch):
+    pytest.importorskip("tensorflow")
+    shapes = []
+
+    def no_multiply(fn, x):     # records the matrix, times nothing
+        shapes.append(tuple(x.shape))
+        return _nothing
+
+    monkeypatch.setattr(bm, "compiled", no_multiply)
+    timing = bm.measure_matmul_peak(clock=_stepping_clock())
+    assert shapes == [(2048, 2048)]
+    assert timing.flops == 2 * 2048**3 and round(timing.flops / 1e9) == 17
+    assert len(timing.seconds) == 9
+
+
+def test_measure_bandwidth_times_a_copy_of_the_whole_array(monkeypatch):
+    real_copyto, sizes = np.copyto, []
+
+    def copyto(dst, src):
+        sizes.append((dst.nbytes, src.nbytes))
+        real_copyto(dst, src)
+
+    monkeypatch.setattr(bm.np, "copyto", copyto)
+    gbs, timing = bm.measure_bandwidth(8, repeats=1, clock=_stepping_clock())
+    # warm-up 2, calibration 1 (50 ms >= 20 ms), one repeat of one call
+    assert sizes == [(8 * 2**20, 8 * 2**20)] * 4
+    assert timing.label == "copy" and len(timing.seconds) == 1
+    assert gbs == pytest.approx(2 * 8 * 2**20 / 0.05 / 1e9, rel=1e-12)
+
+
+def test_measure_bandwidth_defaults_to_256_mib_and_nine_repeats(monkeypatch):
+    sizes = []
+    # np.zeros, unlike np.ones, leaves the pages untouched until written, and
+    # the pretend copy writes nothing: 256 MiB cost no time.
+    monkeypatch.setattr(bm.np, "ones", lambda n, dtype: np.zeros(n, dtype))
+    monkeypatch.setattr(bm.np, "copyto",
+                        lambda dst, src: sizes.append(src.nbytes))
+    gbs, timing = bm.measure_bandwidth(clock=_stepping_clock())
+    # warm-up 2, calibration 1, 9 repeats of one call
+    assert sizes == [256 * 2**20] * (2 + 1 + 9)
+    assert len(timing.seconds) == 9
+    assert gbs == pytest.approx(2 * 256 * 2**20 / 0.05 / 1e9, rel=1e-12)
+
+
+def test_set_threads_accepts_one_and_explains_a_late_call(monkeypatch):
+    tf = pytest.importorskip("tensorflow")
+    calls = []
+    threading = tf.config.threading
+    monkeypatch.setattr(threading, "set_intra_op_parallelism_threads",
+                        lambda n: calls.append(("intra", n)))
+    monkeypatch.setattr(threading, "set_inter_op_parallelism_threads",
+                        lambda n: calls.append(("inter", n)))
+    bm.set_threads(1)
+    assert calls == [("intra", 1), ("inter", 1)]
+
+    def too_late(n):
+        raise RuntimeError("Inter op parallelism cannot be modified after "
+                           "initialization.")
+
+    monkeypatch.setattr(threading, "set_inter_op_parallelism_threads",
+                        too_late)
+    with pytest.raises(ValueError, match=(
+            r"^TensorFlow's thread pools are fixed once it has run an "
+            r"operation \(Inter op parallelism cannot be modified after "
+            r"initialization\.\)\. Call set_threads first, in a fresh kernel "
+            r"or process\.$")):
+        bm.set_threads(2)
