@@ -1,5 +1,7 @@
 """conv1x1.inception and the exercises of the Inception chapter."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -195,6 +197,133 @@ def test_the_modules_branches_read_what_figure_2b_says():
     assert [t.shape[-1] for t in get("m_output").input] == [2, 4, 2, 2]
 
 
+# Messages are matched in full: the argument's name, the bound, the hint.
+WIDTH_HINT = r"Every branch needs at least one filter\."
+WIDTH_MAX = (r"Expected {} to be at most 65,536 filters; received 65,537\. "
+             r"GoogLeNet's widest layer has 384\.")
+
+
+def _relu_conv(model, name, h, strides=1):
+    """ReLU(conv(h) + bias) with the weights of layer ``name``, by TF ops."""
+    kernel, bias = model.get_layer(name).get_weights()
+    return tf.nn.relu(tf.nn.conv2d(h, kernel, strides, "SAME") + bias)
+
+
+def _module_reference(model, prefix, h):
+    """Figure 2(b)'s module by TF ops, with the weights of ``{prefix}*``."""
+    def conv(t, name):
+        return _relu_conv(model, f"{prefix}{name}", t)
+    return tf.concat([
+        conv(h, "1x1"),
+        conv(conv(h, "3x3_reduce"), "3x3"),
+        conv(conv(h, "5x5_reduce"), "5x5"),
+        conv(tf.nn.max_pool2d(h, 3, 1, "SAME"), "pool_proj")], axis=-1)
+
+
+def _naive_reference(model, prefix, h):
+    """Figure 2(a)'s module by TF ops, with the weights of ``{prefix}*``."""
+    def conv(t, name):
+        return _relu_conv(model, f"{prefix}{name}", t)
+    return tf.concat([conv(h, "1x1"), conv(h, "3x3"), conv(h, "5x5"),
+                      tf.nn.max_pool2d(h, 3, 1, "SAME")], axis=-1)
+
+
+def test_naive_module_computes_figure_2a_with_its_layer_names():
+    x = keras.Input(shape=(6, 6, 3))
+    model = keras.Model(
+        x, inception.naive_inception_module(x, 2, 3, 4, prefix="n_"))
+    kinds = sorted((type(layer).__name__, layer.name)
+                   for layer in model.layers[1:])
+    assert kinds == [("Concatenate", "n_output"), ("Conv2D", "n_1x1"),
+                     ("Conv2D", "n_3x3"), ("Conv2D", "n_5x5"),
+                     ("MaxPooling2D", "n_pool")]
+    assert [model.get_layer(f"n_{k}").kernel.shape[:2]
+            for k in ("1x1", "3x3", "5x5")] == [(1, 1), (3, 3), (5, 5)]
+    data = np.random.default_rng(5).normal(size=(2, 6, 6, 3))
+    data = data.astype("float32")
+    expected = _naive_reference(model, "n_", data)
+    assert expected.shape == (2, 6, 6, 2 + 3 + 4 + 3)
+    np.testing.assert_allclose(model(data), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("build, kwargs, words", [
+    ("module", dict(n1x1=0),
+     rf"Expected n1x1 to be an integer >= 1; received 0\. {WIDTH_HINT}"),
+    ("module", dict(n5x5_reduce=-2),
+     rf"Expected n5x5_reduce to be an integer >= 1; received -2\. "
+     rf"{WIDTH_HINT}"),
+    ("naive", dict(n1x1=0),
+     rf"Expected n1x1 to be an integer >= 1; received 0\. {WIDTH_HINT}"),
+    ("naive", dict(n3x3=0),
+     rf"Expected n3x3 to be an integer >= 1; received 0\. {WIDTH_HINT}"),
+    ("naive", dict(n5x5=0),
+     rf"Expected n5x5 to be an integer >= 1; received 0\. {WIDTH_HINT}"),
+    ("module", dict(pool_proj=65_537), WIDTH_MAX.format("pool_proj")),
+    ("naive", dict(n5x5=65_537), WIDTH_MAX.format("n5x5")),
+])
+def test_modules_refuse_widths_naming_the_width_bound_and_fix(build, kwargs,
+                                                              words):
+    x = keras.Input(shape=(4, 4, 2))
+    if build == "module":
+        args = dict(n1x1=1, n3x3_reduce=1, n3x3=1, n5x5_reduce=1, n5x5=1,
+                    pool_proj=1, prefix="m_")
+        block = inception.inception_module
+    else:
+        args = dict(n1x1=1, n3x3=1, n5x5=1, prefix="n_")
+        block = inception.naive_inception_module
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        block(x, **args)
+
+
+def test_modules_accept_one_filter_and_max_width_filters():
+    assert inception.MAX_WIDTH == 65_536
+    x = keras.Input(shape=(1, 1, 1))
+    widest = inception.inception_module(x, 1, 1, 1, 1, 1, 65_536,
+                                        prefix="m_")
+    assert tuple(widest.shape) == (None, 1, 1, 1 + 1 + 1 + 65_536)
+    naive = inception.naive_inception_module(x, 65_536, 1, 1, prefix="n_")
+    assert tuple(naive.shape) == (None, 1, 1, 65_536 + 1 + 1 + 1)
+
+
+AUX_SIZE = (r"Expected x of at least 5x5 pixels for the 5x5 average pooling; "
+            r"received shape \(None, {}\)\. Attach the classifier to an "
+            r"earlier, larger map\.")
+
+
+@pytest.mark.parametrize("shape, kwargs, words", [
+    ((None, 14, 8), {}, AUX_SIZE.format("None, 14, 8")),
+    ((14, None, 8), {}, AUX_SIZE.format("14, None, 8")),
+    ((4, 14, 8), {}, AUX_SIZE.format("4, 14, 8")),
+    ((14, 4, 8), {}, AUX_SIZE.format("14, 4, 8")),
+    ((14, 14, 8), dict(dropout=1), r"Expected dropout to be a number in "
+     r"\[0, 1\); received 1\. The paper uses 0\.7\."),
+    ((14, 14, 8), dict(classes=0),
+     r"Expected classes to be an integer >= 1; received 0\."),
+])
+def test_auxiliary_classifier_refusals_in_full(shape, kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        inception.auxiliary_classifier(keras.Input(shape=shape), prefix="a_",
+                                       **kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1")
+def test_auxiliary_classifier_on_the_smallest_map_with_one_class():
+    # 5x5 is the smallest map the 5x5 pooling reads, whatever the channels
+    x = keras.Input(shape=(5, 5, 3))
+    model = keras.Model(x, inception.auxiliary_classifier(x, 1, prefix="a_"))
+    assert tuple(model.get_layer("a_avgpool").output.shape) == (None, 1, 1, 3)
+    assert tuple(model.output.shape) == (None, 1)
+    assert [(type(layer).__name__, layer.name)
+            for layer in model.layers[1:]] == [
+        ("AveragePooling2D", "a_avgpool"), ("Conv2D", "a_conv"),
+        ("Flatten", "a_flatten"), ("Dense", "a_fc"), ("Dropout", "a_dropout"),
+        ("Dense", "a_classifier")]
+    data = np.random.default_rng(6).normal(size=(2, 5, 5, 3))
+    np.testing.assert_allclose(model(data.astype("float32")), np.ones((2, 1)),
+                               rtol=1e-6)
+
+
 # --------------------------------------------------------------------------
 # GoogLeNet
 
@@ -323,6 +452,214 @@ def test_inception_small_with_and_without_reductions():
         inception.inception_small(name=3)
     with pytest.raises(ValueError, match="stages"):
         inception.inception_small(stages=((),))
+
+
+# Tiny stage tables: the builders' stems, pools and heads do not depend on
+# the widths, so small nets show them cheaply.
+ROW = (1, 1, 1, 1, 1, 1)
+TINY = (((6, 4, 8, 2, 4, 4),), ((8, 4, 6, 2, 4, 2),), ((4, 4, 6, 2, 4, 4),))
+STEM = (("InputLayer", "input"), ("Conv2D", "conv1"),
+        ("MaxPooling2D", "pool1"))
+
+
+def _outer_layers(model):
+    """(kind, name) of every layer outside the inception modules, in order."""
+    return [(type(layer).__name__, layer.name) for layer in model.layers
+            if not layer.name.startswith("inception_")]
+
+
+def _softmax_head(model, h):
+    """Global average pooling and the softmax classifier, by numpy."""
+    kernel, bias = model.get_layer("classifier").get_weights()
+    logits = np.asarray(h).mean(axis=(1, 2)) @ kernel + bias
+    scores = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
+def _probe(model, names, data):
+    """The outputs of the layers ``names`` of ``model`` for ``data``."""
+    outputs = [model.get_layer(name).output for name in names]
+    return dict(zip(names, keras.Model(model.input, outputs)(data)))
+
+
+def test_googlenet_computes_figure_3s_stem_modules_and_head():
+    model = inception.googlenet(input_shape=(32, 32, 2), classes=5,
+                                stages=TINY)
+    assert model.name == "googlenet"
+    assert _outer_layers(model) == [
+        *STEM, ("Conv2D", "conv2_reduce"), ("Conv2D", "conv2"),
+        ("MaxPooling2D", "pool2"), ("MaxPooling2D", "pool3"),
+        ("MaxPooling2D", "pool4"), ("GlobalAveragePooling2D", "avgpool"),
+        ("Dropout", "dropout"), ("Dense", "classifier")]
+    assert model.get_layer("dropout").rate == 0.4
+    # the names are the builder's, not Keras's counters: a second net has them
+    again = inception.googlenet(input_shape=(32, 32, 2), stages=TINY[:1])
+    assert _outer_layers(again)[-3:] == _outer_layers(model)[-3:]
+    assert model.get_layer("conv1").kernel.shape == (7, 7, 2, 64)
+    assert model.get_layer("conv2").kernel.shape == (3, 3, 64, 192)
+    # Each layer against TF ops on the model's own input to it (a layer
+    # deep in a tiny random net sees little signal from the image).
+    data = np.random.default_rng(7).normal(size=(2, 32, 32, 2))
+    data = data.astype("float32")
+    names = ["pool1", "conv2", "pool2", "inception_3a_output", "pool3",
+             "inception_4a_output", "pool4", "inception_5a_output"]
+    got = _probe(model, names, data)
+    expected = {
+        "pool1": tf.nn.max_pool2d(_relu_conv(model, "conv1", data, 2),
+                                  3, 2, "SAME"),
+        "conv2": _relu_conv(model, "conv2",
+                            _relu_conv(model, "conv2_reduce", got["pool1"])),
+        "pool2": tf.nn.max_pool2d(got["conv2"], 3, 2, "SAME"),
+        "inception_3a_output": _module_reference(model, "inception_3a_",
+                                                 got["pool2"]),
+        "pool3": tf.nn.max_pool2d(got["inception_3a_output"], 3, 2, "SAME"),
+        "inception_4a_output": _module_reference(model, "inception_4a_",
+                                                 got["pool3"]),
+        "pool4": tf.nn.max_pool2d(got["inception_4a_output"], 3, 2, "SAME"),
+        "inception_5a_output": _module_reference(model, "inception_5a_",
+                                                 got["pool4"]),
+    }
+    sizes = [8, 8, 4, 4, 2, 2, 1, 1]           # Table 1's halvings, from 32
+    for name, size in zip(names, sizes):
+        assert got[name].shape[1:3] == (size, size), name
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
+    # dropout is off at inference
+    np.testing.assert_allclose(
+        model(data), _softmax_head(model, got["inception_5a_output"]),
+        rtol=1e-5, atol=1e-7)
+
+
+def test_googlenet_aux_on_a_5x5_map_with_its_classes_and_the_name():
+    # 4a sees the input at 1/16: an 80x80 image gives it a 5x5 map, the
+    # smallest the classifier's 5x5 pooling reads; any channel count goes.
+    model = inception.googlenet(input_shape=(80, 80, 1), classes=7,
+                                stages=TINY[:2], aux_after=("4a",),
+                                name="tiny")
+    assert model.name == "tiny"
+    assert model.get_layer("inception_4a_output").output.shape[1:3] == (5, 5)
+    assert [tuple(t.shape) for t in model.outputs] == [(None, 7), (None, 7)]
+    assert model.get_layer("aux_4a_classifier").output is model.outputs[1]
+
+
+AUX_LATE = (r"Expected module 4a of aux_after to output a map of at least "
+            r"5x5 for the auxiliary classifier's 5x5 pooling; with "
+            r"input_shape \({}, 3\) it outputs {}\. Use a larger input "
+            r"\(224x224 in the paper\) or an earlier module\.")
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(input_shape=(64, 224, 3), aux_after=("4a",)),
+     AUX_LATE.format("64, 224", "4x14")),
+    (dict(input_shape=(224, 64, 3), aux_after=("4a",)),
+     AUX_LATE.format("224, 64", "14x4")),
+    (dict(aux_after=None), r"Expected aux_after to be a tuple of module "
+     r"names such as \('4a', '4d'\); received None\."),
+    (dict(aux_after=("4f",)), r"Expected every name in aux_after to be one "
+     r"of the modules 3a, 4a; received '4f'\."),
+    (dict(aux_after=["4a", "4a"]), r"Expected every name in aux_after once; "
+     r"received \['4a', '4a'\]\. Each module takes at most one auxiliary "
+     r"classifier\."),
+    (dict(dropout=1.0), r"Expected dropout to be a number in \[0, 1\); "
+     r"received 1\.0\. The paper uses 0\.4\."),
+    (dict(classes=100_001), r"Expected classes to be at most 100,000; "
+     r"received 100,001\. ImageNet has 1,000\."),
+    (dict(classes=0),
+     r"Expected classes to be an integer >= 1; received 0\."),
+])
+def test_googlenet_refusals_in_full(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        inception.googlenet(**{"stages": TINY[:2], **kwargs})
+
+
+@pytest.mark.parametrize("reductions", [True, False])
+def test_inception_small_computes_its_network(reductions):
+    model = inception.inception_small(input_shape=(8, 8, 2), classes=3,
+                                      stages=TINY[:2], reductions=reductions)
+    assert model.name == ("inception_small" if reductions
+                          else "inception_small_naive")
+    assert _outer_layers(model) == [
+        *STEM, ("MaxPooling2D", "pool2"),
+        ("GlobalAveragePooling2D", "avgpool"), ("Dense", "classifier")]
+    assert model.get_layer("conv1").kernel.shape == (3, 3, 2, 16)
+    block = _module_reference if reductions else _naive_reference
+    data = np.random.default_rng(8).normal(size=(2, 8, 8, 2))
+    data = data.astype("float32")
+    names = ["pool1", "inception_3a_output", "pool2", "inception_4a_output"]
+    got = _probe(model, names, data)
+    expected = [
+        tf.nn.max_pool2d(_relu_conv(model, "conv1", data), 3, 2, "SAME"),
+        block(model, "inception_3a_", got["pool1"]),
+        tf.nn.max_pool2d(got["inception_3a_output"], 3, 2, "SAME"),
+        block(model, "inception_4a_", got["pool2"])]
+    for name, size, want in zip(names, (4, 4, 2, 2), expected):
+        assert got[name].shape[1:3] == (size, size), name
+        np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_allclose(
+        model(data), _softmax_head(model, got["inception_4a_output"]),
+        rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore:You are using a softmax over axis -1")
+def test_inception_small_classes_from_one_to_max():
+    assert inception.MAX_CLASSES == 100_000
+    one = inception.inception_small(input_shape=(4, 4, 1), classes=1,
+                                    stages=((ROW,),))
+    data = np.random.default_rng(9).normal(size=(2, 4, 4, 1))
+    np.testing.assert_allclose(one(data.astype("float32")), np.ones((2, 1)),
+                               rtol=1e-6)
+    most = inception.inception_small(input_shape=(4, 4, 1), classes=100_000,
+                                     stages=((ROW,),))
+    assert tuple(most.output.shape) == (None, 100_000)
+    with pytest.raises(ValueError, match=r"Expected classes to be at most "
+                       r"100,000; received 100,001\. ImageNet has 1,000\."):
+        inception.inception_small(classes=100_001)
+
+
+STAGES_SHAPE = re.escape(
+    "Expected stages to be a non-empty sequence of stages, each a sequence "
+    "of rows ('n1x1', 'n3x3_reduce', 'n3x3', 'n5x5_reduce', 'n5x5', "
+    "'pool_proj'), e.g. (((64, 96, 128, 16, 32, 32),), ((192, 96, 208, 16, "
+    "48, 64),)); received ")
+STAGES_COUNT = re.escape("Expected at most 23 stages of at most 26 modules "
+                         "each (modules are named 3a to 25z).")
+
+
+@pytest.mark.parametrize("stages, words", [
+    (7, STAGES_SHAPE + r"7\."),
+    ((), STAGES_SHAPE + r"\(\)\."),
+    ("3a", STAGES_SHAPE + r"'3a'\."),
+    (((ROW,),) * 24, STAGES_COUNT),
+    (((ROW,) * 27,), STAGES_COUNT),
+    (((ROW,), (ROW, (1, 2, 3))), r"Expected every row of stages\[1\] to be "),
+])
+def test_stage_tables_refused_in_full(stages, words):
+    for build in (inception.googlenet, inception.inception_small):
+        with pytest.raises(ValueError, match=words):
+            build(stages=stages)
+
+
+def test_stage_tables_of_23_stages_or_26_modules_are_named_3a_to_25z():
+    # The names are checked before anything is built: an unknown aux_after
+    # name gets the list of the modules of the table.
+    deep = ", ".join(f"{stage}a" for stage in range(3, 26))
+    with pytest.raises(ValueError, match=f"of the modules {deep}; received"):
+        inception.googlenet(stages=((ROW,),) * 23, aux_after=("26a",))
+    wide = ", ".join(f"3{letter}" for letter in "abcdefghijklmnopqrstuvwxyz")
+    with pytest.raises(ValueError, match=f"of the modules {wide}; received"):
+        inception.googlenet(stages=((ROW,) * 26,), aux_after=("4a",))
+    # ... and inception_small checks reductions only after the table
+    for stages in (((ROW,),) * 23, ((ROW,) * 26,)):
+        with pytest.raises(ValueError, match="Expected reductions to be "
+                           "True or False; received 'no'"):
+            inception.inception_small(stages=stages, reductions="no")
+
+
+def test_googlenet_lists_all_nine_modules_for_an_unknown_aux_name():
+    with pytest.raises(ValueError, match=r"one of the modules 3a, 3b, 4a, "
+                       r"4b, 4c, 4d, 4e, 5a, 5b; received '6a'\."):
+        inception.googlenet(aux_after=("6a",))
 
 
 # --------------------------------------------------------------------------
