@@ -638,3 +638,196 @@ def test_exercise_kinds():
                      "squeeze-excitation-ex-fix": "debug",
                      "squeeze-excitation-ex-pre": "arithmetic",
                      "squeeze-excitation-ex-budget": "design"}
+
+
+# --------------------------------------------------------------------------
+# Messages, boundaries and defaults (found by mutation testing)
+
+
+def _unit(shape=(4, 4, 8), filters=2, **kwargs):
+    return se.se_residual_unit(keras.Input(shape=shape), filters,
+                               **{"prefix": "u_", **kwargs})
+
+
+#: (call, the whole message it must raise, as a regular expression).
+MESSAGES = [
+    (lambda: se.squeeze_channels(0, 2),
+     r"Expected channels to be a positive integer; received 0\.$"),
+    (lambda: se.squeeze_channels(8, 0),
+     r"Expected ratio to be an integer >= 1; received 0\. The paper uses r = 16\.$"),
+    (lambda: se.se_attention(0),
+     r"Expected ratio to be an integer >= 1; received 0\. The paper uses r = 16\.$"),
+    (lambda: se.se_params(8, 2, bias="yes"),
+     r"Expected bias to be True or False; received 'yes'\.$"),
+    (lambda: se.se_macs(0, 4, 8, 2),
+     r"Expected height to be a positive integer; received 0\.$"),
+    (lambda: se.se_macs(4, 0, 8, 2),
+     r"Expected width to be a positive integer; received 0\.$"),
+    (lambda: se.se_macs(4, 4, 8, 2, scale=1),
+     r"Expected scale to be True or False; received 1\.$"),
+    (lambda: se.se_added_params([(3, 0)]),
+     r"Expected every row of stages to be \(blocks, channels\) with positive integers"),
+    (lambda: _unit(filters=0),
+     r"Expected filters to be an integer >= 1; received 0\. Pass the bottleneck's width\.$"),
+    (lambda: _unit(placement="middle"),
+     r"Expected placement to be one of None, 'standard', 'pre', 'post', 'identity'"),
+    (lambda: _unit(ratio=0),
+     r"Expected ratio to be an integer >= 1; received 0\. The paper uses r = 16\.$"),
+    (lambda: _unit(bn_momentum=1.0),
+     r"Expected bn_momentum to be a number in \[0, 1\); received 1\.0\.$"),
+    (lambda: se.se_small(classes=0),
+     r"Expected classes to be a positive integer; received 0\.$"),
+    (lambda: se.se_small(widths=(8, 0)),
+     r"Expected every row of widths to be \(filters\) with positive integers; row 1"),
+    (lambda: se.channel_cue_images(0),
+     r"Expected n to be an integer >= 1; received 0\.$"),
+    (lambda: se.channel_cue_images(4, 17),
+     r"Expected size to be an integer >= 18; received 17\. "
+     r"The squares need seven pixels of border\.$"),
+    (lambda: se.channel_cue_images(4, seed=-1),
+     r"Expected seed to be an integer >= 0; received -1\. "
+     r"Pass a whole number such as 0 or 42\.$"),
+    (lambda: se.channel_cue_images(4, noise=-0.1),
+     r"Expected noise to be a finite number >= 0; received -0\.1\.$"),
+    (lambda: se.channel_cue_images(138_085, 18),          # 6 * 18**2 * n > 2**28
+     r"Expected at most 268,435,456 values \(n \* size\*\*2 \* 6, float32\); "
+     r"received n=138,085 and size=18, which make 268,437,240\. Ask for fewer or "
+     r"smaller images, e\.g\. n=1200 and size=20\.$"),
+]
+
+
+@pytest.mark.parametrize("call,message", MESSAGES,
+                         ids=[m[:40] for _, m in MESSAGES])
+def test_messages_name_the_argument_the_bound_and_the_fix(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_ratio_and_filters_of_one_are_accepted():
+    x = keras.Input(shape=(2, 2, 4))
+    hooked = keras.Model(x, se.se_attention(1)(x, "b_"))
+    assert hooked.get_layer("b_se_reduce").filters == 4              # C // 1
+    y = keras.Input(shape=(2, 2, 4))
+    unit = keras.Model(y, se.se_residual_unit(y, 1, ratio=1, prefix="u_"))
+    assert unit.output.shape == (None, 2, 2, 4)
+    assert unit.get_layer("u_se_reduce").filters == 4
+
+
+def test_residual_unit_passes_its_ratio_to_se():
+    x = keras.Input(shape=(4, 4, 16))
+    for placement in ("standard", "pre", "post", "identity"):
+        model = keras.Model(x, se.se_residual_unit(x, 4, placement=placement,
+                                                   ratio=4, prefix=f"{placement}_"))
+        assert model.get_layer(f"{placement}_se_reduce").filters == 16 // 4
+
+
+@pytest.mark.parametrize("shape,filters,stride", [
+    ((4, 4, 8), 4, 1),              # channels change, map size does not
+    ((4, 4, 16), 4, 2),             # map size changes, channels do not
+])
+def test_shortcut_projects_when_either_shape_changes(shape, filters, stride):
+    x = keras.Input(shape=shape, name="x")
+    model = keras.Model(x, se.se_residual_unit(x, filters, stride=stride,
+                                               placement=None, prefix="u_"))
+    size = -(-shape[0] // stride)
+    assert model.output.shape == (None, size, size, 4 * filters)
+    assert inputs_of(model, "u_0_conv") == ["x"]
+    assert inputs_of(model, "u_add") == ["u_0_bn", "u_3_bn"]
+    projection = model.get_layer("u_0_conv")
+    (kernel,) = projection.get_weights()                              # no bias
+    assert kernel.shape == (1, 1, shape[-1], 4 * filters)             # a 1x1 projection
+    assert projection.strides == (stride, stride)
+
+
+def test_residual_unit_batch_norms_use_the_given_momentum():
+    momentum = 0.5
+    x = keras.Input(shape=(4, 4, 8))
+    model = keras.Model(x, se.se_residual_unit(x, 4, stride=2, bn_momentum=momentum,
+                                               prefix="u_"))
+    data = np.random.default_rng(0).normal(size=(3, 4, 4, 8)).astype("float32")
+    for name in ("u_0", "u_1", "u_2", "u_3"):
+        conv_out = keras.Model(x, model.get_layer(f"{name}_conv").output)(data)
+        bn = model.get_layer(f"{name}_bn")
+        before = bn.moving_mean.numpy().copy()
+        bn(conv_out, training=True)
+        batch_mean = np.asarray(conv_out).mean(axis=(0, 1, 2))
+        np.testing.assert_allclose(
+            bn.moving_mean.numpy(), momentum * before + (1 - momentum) * batch_mean,
+            rtol=1e-5, atol=1e-6)
+
+
+def test_se_small_keeps_the_map_size_and_checks_only_convolution_inputs():
+    model = se.se_small(input_shape=(10, 9, 6), widths=(8, 4), ratio=2)
+    assert model.get_layer("conv1").output.shape == (None, 10, 9, 8)   # "same"
+    assert model.get_layer("conv2").output.shape == (None, 10, 9, 4)
+    # The ratio is compared with the channels, not with the height or width.
+    narrow = se.se_small(input_shape=(20, 4, 8), widths=(8,), ratio=8)
+    assert narrow.get_layer("se1_reduce").filters == 1
+    # The last width feeds no SE block: it may be smaller than the ratio.
+    last = se.se_small(widths=(2,), ratio=4)
+    assert last.get_layer("se1_reduce").filters == 6 // 4
+    assert last.get_layer("conv1").output.shape == (None, 20, 20, 2)
+
+
+def test_se_small_checks_the_ratio_before_the_name():
+    # widths (8, 4, 2): the second convolution's 4 channels are too few for r = 5,
+    # and that is reported before the bad name, before any layer is built.
+    with pytest.raises(ValueError, match=r"received ratio=5 for 4 channels"):
+        se.se_small(widths=(8, 4, 2), ratio=5, name="")
+    with pytest.raises(ValueError, match=r"received ratio=8 for 6 channels"):
+        se.se_small(input_shape=(8, 8, 6), widths=(8, 8), ratio=8, name="")
+
+
+def test_channel_cue_images_limit_is_inclusive(monkeypatch):
+    monkeypatch.setattr(se, "MAX_CUE_VALUES", 2 * 18 * 18 * 6)
+    images, _, _ = se.channel_cue_images(2, 18)                  # exactly the limit
+    assert images.shape == (2, 18, 18, 6)
+    with pytest.raises(ValueError, match=r"received n=3 and size=18, which make 5,832\."):
+        se.channel_cue_images(3, 18)
+
+
+def test_channel_cue_images_defaults_are_seed_0_and_noise_0_2():
+    default = se.channel_cue_images(300)
+    explicit = se.channel_cue_images(300, 20, seed=0, noise=0.2)
+    for a, b in zip(default, explicit):
+        np.testing.assert_array_equal(a, b)
+    other = se.channel_cue_images(300, seed=1, noise=0.2)
+    assert not np.array_equal(other[0], default[0])
+    # Channel 4 without its frame holds the noise alone: its spread is 0.2.
+    noise_only = default[0][default[2] == 1][..., 4]
+    assert abs(noise_only.std() - 0.2) < 0.005
+
+
+def test_channel_cue_frame_is_one_pixel_wide_and_added_to_the_noise():
+    size, n = 18, 60
+    ring = np.ones((size, size), np.float32)           # the border, by hand
+    ring[1:size - 1, 1:size - 1] = 0
+    clean, _, cues = se.channel_cue_images(n, size, seed=4, noise=0.0)
+    for i in range(n):
+        np.testing.assert_array_equal(clean[i, :, :, 4 + cues[i]], ring)
+        assert not clean[i, :, :, 5 - cues[i]].any()
+    noisy, _, _ = se.channel_cue_images(n, size, seed=4, noise=0.3)
+    framed = noisy[np.arange(n), :, :, 4 + cues]                     # (n, size, size)
+    interior = framed[:, 1:-1, 1:-1]
+    assert abs(interior.mean()) < 0.02 and abs(interior.std() - 0.3) < 0.02
+    border = framed[:, [0, -1], :]
+    assert abs(border.mean() - 1.0) < 0.05 and abs(border.std() - 0.3) < 0.03
+
+
+def test_channel_cue_squares_brightness_and_noise():
+    n = 300
+    clean, _, _ = se.channel_cue_images(n, seed=5, noise=0.0)
+    squares = clean[..., :4]
+    lit = squares[squares > 0]
+    # Every square pixel is one brightness per (image, channel), drawn in [0.5, 1).
+    assert lit.min() >= 0.5 and lit.max() < 1.0
+    assert lit.min() < 0.55 and lit.max() > 0.95
+    per_square = [np.unique(clean[i, ..., c][clean[i, ..., c] > 0])
+                  for i in range(n) for c in range(4) if clean[i, ..., c].any()]
+    assert all(len(values) == 1 for values in per_square)
+    assert all((clean[i, ..., c] > 0).sum() == 16
+               for i in range(n) for c in range(4) if clean[i, ..., c].any())
+    # With noise, the same squares (same seed) carry the noise on top.
+    noisy, _, _ = se.channel_cue_images(n, seed=5, noise=0.2)
+    difference = (noisy[..., :4] - clean[..., :4])[squares > 0]
+    assert abs(difference.mean()) < 0.01 and abs(difference.std() - 0.2) < 0.01
