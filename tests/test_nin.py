@@ -470,9 +470,9 @@ def test_the_limits_themselves_are_allowed():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    (dict(filters=0), "Expected filters to be"),
-    (dict(mlp=()), "Expected mlp to be a non-empty sequence of widths"),
-    (dict(final_activation="nope"), "Expected final_activation to be"),
+    (dict(filters=0), "^Expected filters to be"),
+    (dict(mlp=()), "^Expected mlp to be a non-empty sequence of widths"),
+    (dict(final_activation="nope"), "^Expected final_activation to be"),
 ])
 def test_mlpconv_block_messages_name_the_argument(kwargs, words):
     args = dict(filters=8, kernel_size=3, mlp=(8, 4), prefix="b_")
