@@ -5,6 +5,7 @@ only against lower bounds that a sleeping function guarantees.
 """
 
 import functools
+import re
 import statistics
 import time
 
@@ -159,7 +160,9 @@ def test_measure_matmul_peak_counts_two_n_cubed_flops():
     assert timing.label == "matmul 64"
 
 
-def test_set_threads_sets_both_pools_and_explains_a_late_call(monkeypatch):
+@pytest.mark.parametrize("threads, late_pool", [(3, "intra"), (1, "inter")])
+def test_set_threads_sets_both_pools_and_explains_a_late_call(monkeypatch, threads,
+                                                             late_pool):
     tf = pytest.importorskip("tensorflow")
     calls = []
     threading = tf.config.threading
@@ -167,17 +170,21 @@ def test_set_threads_sets_both_pools_and_explains_a_late_call(monkeypatch):
                         lambda n: calls.append(("intra", n)))
     monkeypatch.setattr(threading, "set_inter_op_parallelism_threads",
                         lambda n: calls.append(("inter", n)))
-    bm.set_threads(3)
-    assert calls == [("intra", 3), ("inter", 3)]
+    bm.set_threads(threads)
+    assert calls == [("intra", threads), ("inter", threads)]
+
+    error = f"{late_pool.capitalize()} op parallelism cannot be modified after initialization."
 
     def too_late(n):
-        raise RuntimeError("Intra op parallelism cannot be modified after "
-                           "initialization.")
+        raise RuntimeError(error)
 
-    monkeypatch.setattr(threading, "set_intra_op_parallelism_threads",
-                        too_late)
-    with pytest.raises(ValueError, match="fresh kernel"):
+    monkeypatch.setattr(threading, f"set_{late_pool}_op_parallelism_threads", too_late)
+    with pytest.raises(ValueError, match=(
+            r"^TensorFlow's thread pools are fixed once it has run an "
+            rf"operation \({re.escape(error)}\)\. Call set_threads first, in a fresh kernel "
+            r"or process\.$")):
         bm.set_threads(2)
+
 
 
 def test_time_interleaved_alternates_the_functions():
@@ -630,28 +637,3 @@ def test_measure_bandwidth_defaults_to_256_mib_and_nine_repeats(monkeypatch):
     assert sizes == [256 * 2**20] * (2 + 1 + 9)
     assert len(timing.seconds) == 9
     assert gbs == pytest.approx(2 * 256 * 2**20 / 0.05 / 1e9, rel=1e-12)
-
-
-def test_set_threads_accepts_one_and_explains_a_late_call(monkeypatch):
-    tf = pytest.importorskip("tensorflow")
-    calls = []
-    threading = tf.config.threading
-    monkeypatch.setattr(threading, "set_intra_op_parallelism_threads",
-                        lambda n: calls.append(("intra", n)))
-    monkeypatch.setattr(threading, "set_inter_op_parallelism_threads",
-                        lambda n: calls.append(("inter", n)))
-    bm.set_threads(1)
-    assert calls == [("intra", 1), ("inter", 1)]
-
-    def too_late(n):
-        raise RuntimeError("Inter op parallelism cannot be modified after "
-                           "initialization.")
-
-    monkeypatch.setattr(threading, "set_inter_op_parallelism_threads",
-                        too_late)
-    with pytest.raises(ValueError, match=(
-            r"^TensorFlow's thread pools are fixed once it has run an "
-            r"operation \(Inter op parallelism cannot be modified after "
-            r"initialization\.\)\. Call set_threads first, in a fresh kernel "
-            r"or process\.$")):
-        bm.set_threads(2)

@@ -338,6 +338,11 @@ def cross_group_task(n: int, size: int = 6, channels: int = 8,
     return images.astype("float32"), labels
 
 
+def _float32_rounding(values) -> float:
+    """A change smaller than this in ``values`` is float32 rounding, not signal."""
+    return 1e-6 * (1.0 + float(np.abs(values).max()))
+
+
 def _quietly(fn, *args):
     """``fn(*args)`` with TensorFlow's Python warnings held back.
 
@@ -399,8 +404,8 @@ def groups_reached(model, input_group: int, groups: int,
     # Two rows of one batch may be summed in different orders, so a group the
     # change never reaches can still differ by float32 rounding (seen on some
     # processors): count a group only when it changes by more than that.
-    rounding = 1e-6 * (1.0 + np.abs(both).max())
-    return {g for g in range(groups) if per_group[:, g].max() > rounding}
+    return {g for g in range(groups)
+            if per_group[:, g].max() > _float32_rounding(both)}
 
 
 def channel_dependence(model, seed: int = 0) -> np.ndarray:
@@ -432,7 +437,7 @@ def channel_dependence(model, seed: int = 0) -> np.ndarray:
     out = np.asarray(_quietly(model, np.concatenate(batch)))
     out = out.reshape(channels + 1, 4, -1, out.shape[-1])
     diff = np.abs(out[1:] - out[:1]).max(axis=(1, 2))      # (C_in, C_out)
-    return diff > 1e-6 * (1.0 + np.abs(out).max())
+    return diff > _float32_rounding(out)
 
 
 # --------------------------------------------------------------------------
