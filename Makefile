@@ -13,6 +13,10 @@ TEST_WORKERS ?= $(shell echo $$(( $(JOBS) + 1 )))
 
 # TensorFlow's C++ messages below an error are noise in a course.
 export TF_CPP_MIN_LOG_LEVEL := 3
+# Python caches what it compiles (and pytest the test modules it rewrites) in
+# __pycache__ folders, which git ignores; with PYTHONDONTWRITEBYTECODE set, every
+# process of a test run would compile them again (about 16 s each here).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: book test lab serve bench clean venv assets mutate
 
@@ -51,7 +55,7 @@ test: $(STAMP) $(ASSETS)
 		--record-notebooks $(EXECUTED) $(TIMED)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax \
 		--record-notebooks $(EXECUTED) -m "not book" --ignore=$(TIMED) tests book
-	$(BIN)/python -m pytest -n $(JOBS) --dist load -m book tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist load -p no:nbval -m book --book-files-only tests
 
 # The speed budget, measured on this machine: chapter, build, test times and
 # the package's microbenchmarks (about 10 minutes; see scripts/bench.py).

@@ -94,6 +94,10 @@ def pytest_addoption(parser):
         "--record-notebooks", metavar="DIR", default=None,
         help="write each notebook that nbval executes without a failure, with "
              "its outputs and widget state, under DIR (the book build reuses them)")
+    parser.addoption(
+        "--book-files-only", action="store_true", default=False,
+        help="collect only the files in BOOK_TEST_FILES (the tests of the built "
+             "book); `make test` uses it after the chapters")
 
 
 def pytest_configure(config):
@@ -105,10 +109,41 @@ def pytest_configure(config):
                                       "notebook-recorder")
 
 
+#: The test files that hold tests of the built book. ``make test`` collects only
+#: these after the chapters (``--book-files-only``), so that its workers need
+#: not import TensorFlow and every other test module again; a book test in any
+#: other file stops the run with a message, so the list cannot fall behind.
+BOOK_TEST_FILES = ("tests/test_book.py", "tests/test_browser_book.py",
+                   "tests/test_browser_live.py", "tests/test_links.py")
+
+
+def pytest_ignore_collect(collection_path, config):
+    if not config.getoption("--book-files-only"):
+        return None
+    path = Path(collection_path)
+    if path.suffix == ".ipynb":
+        return True
+    if path.suffix == ".py" and path.name.startswith("test_"):
+        return _relative(path) not in BOOK_TEST_FILES
+    return None
+
+
+def _relative(path) -> str:
+    """``path`` relative to the repository, as the list above writes it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if {"built_book", "served_book"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.book)
+            relative = _relative(item.path)
+            if relative not in BOOK_TEST_FILES:
+                raise pytest.UsageError(
+                    f"{item.nodeid} needs the built book, but {relative} is not in "
+                    "BOOK_TEST_FILES in conftest.py, so `make test` would never run "
+                    f"it: add {relative!r} to that list.")
 
 
 class _Record:

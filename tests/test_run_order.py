@@ -1,0 +1,83 @@
+"""How ``make test`` splits its run: the tests of the built book run last, and
+only the files listed in the root conftest.py's BOOK_TEST_FILES are collected
+for them (``--book-files-only``), so the list must hold every such test."""
+
+import importlib.util
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_root_conftest():
+    # Not `import conftest`: that name is tests/conftest.py here.
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Item:
+    """What pytest_collection_modifyitems reads of a test item."""
+
+    def __init__(self, path, fixturenames):
+        self.path = Path(path)
+        self.nodeid = f"{self.path.relative_to(ROOT).as_posix()}::test_something"
+        self.fixturenames = fixturenames
+        self.markers = []
+
+    def add_marker(self, marker):
+        self.markers.append(marker.name)
+
+
+def config(book_files_only):
+    return SimpleNamespace(getoption=lambda name: {
+        "--book-files-only": book_files_only}[name])
+
+
+def test_the_listed_files_exist_and_each_holds_a_test_of_the_built_book():
+    listed = load_root_conftest().BOOK_TEST_FILES
+    assert listed, "no book test files listed"
+    for name in listed:
+        text = (ROOT / name).read_text()
+        assert re.search(r"def test_\w+\([^)]*\b(built_book|served_book|live)\b", text), name
+
+
+@pytest.mark.parametrize("fixture", ["built_book", "served_book"])
+def test_a_book_test_in_a_listed_file_is_marked(fixture):
+    item = Item(ROOT / "tests" / "test_links.py", [fixture, "tmp_path"])
+    load_root_conftest().pytest_collection_modifyitems([item])
+    assert item.markers == ["book"]
+
+
+def test_a_test_without_the_book_is_not_marked():
+    item = Item(ROOT / "tests" / "test_cost.py", ["tmp_path"])
+    load_root_conftest().pytest_collection_modifyitems([item])
+    assert item.markers == []
+
+
+def test_a_book_test_in_a_file_not_listed_stops_the_run_saying_what_to_add():
+    item = Item(ROOT / "tests" / "test_cost.py", ["built_book"])
+    with pytest.raises(pytest.UsageError, match=(
+            r"^tests/test_cost\.py::test_something needs the built book, but "
+            r"tests/test_cost\.py is not in BOOK_TEST_FILES in conftest\.py, so "
+            r"`make test` would never run it: add 'tests/test_cost\.py' to that list\.$")):
+        load_root_conftest().pytest_collection_modifyitems([item])
+
+
+def test_book_files_only_leaves_out_other_test_files_and_the_chapters():
+    conftest = load_root_conftest()
+    on, off = config(True), config(False)
+    for name in conftest.BOOK_TEST_FILES:
+        assert conftest.pytest_ignore_collect(ROOT / name, on) is False
+    assert conftest.pytest_ignore_collect(ROOT / "tests" / "test_cost.py", on) is True
+    assert conftest.pytest_ignore_collect(ROOT / "book" / "resnet.ipynb", on) is True
+    # Folders and helper modules are left to pytest.
+    assert conftest.pytest_ignore_collect(ROOT / "tests", on) is None
+    assert conftest.pytest_ignore_collect(ROOT / "tests" / "conftest.py", on) is None
+    # Without the option, nothing is left out.
+    for path in (ROOT / "tests" / "test_cost.py", ROOT / "book" / "resnet.ipynb"):
+        assert conftest.pytest_ignore_collect(path, off) is None
