@@ -408,9 +408,12 @@ def _depth_and_stages(depth, stages, *, max_blocks=MAX_BLOCKS):
     rows = _checks.stage_table(stages, ("width", "blocks"))
     for i, (width, count) in enumerate(rows):
         if width > MAX_FILTERS or (max_blocks is not None and count > max_blocks):
+            # resnet_cost sets no limit on the blocks (max_blocks=None).
+            blocks = ("" if max_blocks is None
+                      else f" and at most {max_blocks:,} blocks")
             raise ValueError(
                 f"Expected every row of stages to have a width of at most "
-                f"{MAX_FILTERS:,} and at most {max_blocks:,} blocks; row {i} "
+                f"{MAX_FILTERS:,}{blocks}; row {i} "
                 f"is {(width, count)!r}. Check the row for a typo.")
     return depth, kind, rows
 
