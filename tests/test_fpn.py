@@ -68,13 +68,17 @@ def test_top_down_arithmetic_on_odd_sizes():
 # What the pyramid computes, against numpy on tiny maps
 
 def three_level_backbone(size):
-    """Three stride-2 convolutions ("c2", "c3", "c4") with 3, 5 and 6 channels."""
-    inputs = keras.Input(shape=(size, size, 2))
+    """Three stride-2 convolutions ("c2", "c3", "c4") with 3, 5 and 6 channels.
+
+    ``size`` is the input's side, or its (height, width).
+    """
+    height, width = (size, size) if isinstance(size, int) else size
+    inputs = keras.Input(shape=(height, width, 2))
     x = inputs
-    for name, width in (("c2", 3), ("c3", 5), ("c4", 6)):
-        x = keras.layers.Conv2D(width, 3, strides=2, padding="same",
+    for name, depth in (("c2", 3), ("c3", 5), ("c4", 6)):
+        x = keras.layers.Conv2D(depth, 3, strides=2, padding="same",
                                 activation="relu", name=name)(x)
-    return keras.Model(inputs, x, name=f"three{size}")
+    return keras.Model(inputs, x, name=f"three{height}x{width}")
 
 
 def np_conv(x, layer):
@@ -107,7 +111,8 @@ def run_pyramid(size, **options):
             layer.set_weights([kernel, np.linspace(-1, 1, bias.size)])
     probe = keras.Model(backbone.input, [backbone.get_layer(n).output
                                          for n in ("c2", "c3", "c4")])
-    x = np.random.default_rng(1).normal(size=(2, size, size, 2)).astype("float32")
+    shape = backbone.input.shape[1:]
+    x = np.random.default_rng(1).normal(size=(2, *shape)).astype("float32")
     c = [np.asarray(t, dtype=np.float64) for t in probe(x)]
     got = [np.asarray(t, dtype=np.float64) for t in pyramid(x)]
     return pyramid, c, got
@@ -388,6 +393,356 @@ def test_helper_errors():
         fpn.pyramid_cost([(4, 4)])
     with pytest.raises(ValueError, match="channels"):
         fpn.pyramid_cost([(4, 4, 4)], channels=0)
+
+
+# --------------------------------------------------------------------------
+# Whole messages, boundaries and maps that are not square
+
+
+def stride_backbone(strides, shape=(8, 8, 2), tail=None):
+    """Convolutions "c2", "c3", ... with the given strides (an int or a pair);
+    ``tail`` names an identity layer after the last one."""
+    inputs = keras.Input(shape=shape)
+    x = inputs
+    for i, stride in enumerate(strides):
+        x = keras.layers.Conv2D(3 + i, 3, strides=stride, padding="same",
+                                name=f"c{i + 2}")(x)
+    if tail:
+        x = keras.layers.Identity(name=tail)(x)
+    return keras.Model(inputs, x, name="small")
+
+
+LEVELS3 = ["c2", "c3", "c4"]               # 4x4, 2x2 and 1x1 on an 8x8 input
+
+BUILDER_MESSAGES = {
+    "backbone": (
+        dict(backbone="resnet"),
+        r"^Expected backbone to be a keras\.Model; received str\. Build it with "
+        r"keras\.Input or pass a model such as "
+        r"conv1x1\.resnet\.resnet\(50, include_top=False\)\.$"),
+    "one string": (
+        dict(level_names="c2"),
+        r"^Expected level_names to be a list of two or more layer names, from the "
+        r"finest level to the coarsest, e\.g\. resnet\.stage_output_names\(50\); "
+        r"received 'c2'\.$"),
+    "one name": (dict(level_names=["c2"]), r"^Expected level_names .*; received \['c2'\]\.$"),
+    "numbers": (dict(level_names=["c2", 3]),
+                r"^Expected level_names .*; received \['c2', 3\]\.$"),
+    "bytes": (dict(level_names=b"c2c3"), r"^Expected level_names .*; received b'c2c3'\.$"),
+    "dict": (dict(level_names={"c2": 1, "c3": 2}),
+             r"^Expected level_names .*; received \{'c2': 1, 'c3': 2\}\.$"),
+    "twice": (dict(level_names=("c2", "c3", "c2")),
+              r"^Expected distinct level names; received \('c2', 'c3', 'c2'\)\.$"),
+    "unknown": (
+        dict(level_names=["c2", "c9"]),
+        r"^Backbone 'small' has no layer named 'c9'\. Pass the names of its stage "
+        r"outputs\.$"),
+    "reversed": (
+        dict(level_names=["c3", "c2"]),
+        r"^Expected each level to be coarser than the one before; 'c2' is 4x4 after "
+        r"'c3' at 2x2\. List the levels from the finest to the coarsest\.$"),
+    "channels 0": (
+        dict(channels=0),
+        r"^Expected channels to be an integer >= 1; received 0\. The paper uses "
+        r"d = 256\.$"),
+    "channels above": (
+        dict(channels=65_537),
+        r"^Expected channels to be at most 65,536; received 65,537, whose 3x3 "
+        r"kernels alone would not fit in memory\. The paper uses d = 256\.$"),
+    "align": (
+        dict(align="pad"),
+        r"^Expected align to be one of 'naive', 'crop', 'resize'; received 'pad'\.$"),
+    "extra_level": (
+        dict(extra_level="yes"),
+        r"^Expected extra_level to be True or False; received 'yes'\.$"),
+    "laterals": (
+        dict(laterals="no"), r"^Expected laterals to be True or False; received 'no'\.$"),
+    "first_level": (
+        dict(first_level=-1),
+        r"^Expected first_level to be an integer >= 0; received -1\.$"),
+    "prefix type": (
+        dict(prefix=3),
+        r"^Expected prefix to be a string that starts every layer name, e\.g\. "
+        r"'block1_'; received 3\.$"),
+    "prefix slash": (
+        dict(prefix="fpn/"),
+        r"^Expected a prefix without '/', which Keras refuses in layer names; "
+        r"received 'fpn/'\. Use '_' instead, e\.g\. 'fpn_'\.$"),
+    "name": (
+        dict(name=""), r"^Expected name to be a non-empty string or None; received ''\.$"),
+}
+
+
+@pytest.mark.parametrize("case", list(BUILDER_MESSAGES))
+def test_builder_messages_are_whole(case):
+    given, message = BUILDER_MESSAGES[case]
+    arguments = dict(backbone=stride_backbone((2, 2, 2)), level_names=LEVELS3,
+                     channels=4)
+    arguments.update(given)
+    with pytest.raises(ValueError, match=message):
+        fpn.feature_pyramid(arguments.pop("backbone"), arguments.pop("level_names"),
+                            **arguments)
+
+
+def test_unknown_level_message_lists_eight_stage_outputs_sorted():
+    inputs = keras.Input(shape=(4, 4, 1))
+    x = inputs
+    for i in range(9, -1, -1):                  # s9_out first, s0_out last
+        x = keras.layers.Identity(name=f"s{i}_out")(x)
+    backbone = keras.Model(inputs, x, name="outs")
+    listed = ", ".join(f"s{i}_out" for i in range(8))
+    with pytest.raises(ValueError, match=(
+            rf"^Backbone 'outs' has no layer named 'c9'\. Pass the names of its "
+            rf"stage outputs, e\.g\. {listed}\.$")):
+        fpn.feature_pyramid(backbone, ["s0_out", "c9"])
+
+
+def test_level_that_is_not_a_feature_map_message():
+    inputs = keras.Input(shape=(8, 8, 2))
+    c2 = keras.layers.Conv2D(3, 3, strides=2, padding="same", name="c2")(inputs)
+    flat = keras.layers.Flatten(name="flat")(c2)            # 4 * 4 * 3 = 48
+    backbone = keras.Model(inputs, flat)
+    with pytest.raises(ValueError, match=(
+            r"^Expected level 'flat' to be a feature map \(batch, height, width, "
+            r"channels\); its output has shape \(None, 48\)\.$")):
+        fpn.feature_pyramid(backbone, ["c2", "flat"], channels=4)
+
+
+@pytest.mark.parametrize("stride, coarse", [((2, 1), "2x4"), ((1, 2), "4x2"),
+                                            (1, "4x4")])
+def test_each_level_must_be_coarser_in_both_height_and_width(stride, coarse):
+    backbone = stride_backbone((2, stride))         # c2 4x4, then c3
+    with pytest.raises(ValueError, match=(
+            rf"^Expected each level to be coarser than the one before; 'c3' is "
+            rf"{coarse} after 'c2' at 4x4\. List the levels")):
+        fpn.feature_pyramid(backbone, ["c2", "c3"], channels=4)
+
+
+def test_two_levels_and_first_level_zero_and_channels_one_are_accepted():
+    pyramid = fpn.feature_pyramid(stride_backbone((2, 2)), ["c2", "c3"],
+                                  channels=1, first_level=0)
+    assert [tuple(p.shape[1:]) for p in pyramid.outputs] == [(4, 4, 1), (2, 2, 1),
+                                                             (1, 1, 1)]
+    assert [pyramid.get_layer(f"fpn_p{k}").output.shape[1] for k in (0, 1, 2)] == [
+        4, 2, 1]
+    assert isinstance(pyramid.get_layer("fpn_p2"), keras.layers.MaxPooling2D)
+
+
+def test_channels_limit_is_inclusive():
+    assert fpn.MAX_CHANNELS == 65_536
+    parts = fpn.pyramid_cost([(1, 1, 1)], channels=65_536)
+    assert parts["lateral_params"] == [65_536 + 65_536]
+    assert parts["smooth_params"] == [9 * 65_536 ** 2 + 65_536]
+    with pytest.raises(ValueError, match=r"^Expected channels to be at most 65,536; "
+                       r"received 65,537, whose 3x3 kernels"):
+        fpn.pyramid_cost([(1, 1, 1)], channels=65_537)
+    assert fpn.pyramid_cost([(1, 1, 1)], channels=1)["lateral_params"] == [2]
+
+
+# Every name the pyramid gives a layer (levels 2..4 and the extra P5), for
+# a backbone that already has it: caught before Keras's own complaint.
+@pytest.mark.parametrize("taken", ["fpn_lateral2", "fpn_lateral4", "fpn_up3", "fpn_crop2",
+                                   "fpn_resize3", "fpn_merge2", "fpn_p4", "fpn_p5"])
+def test_prefix_clash_message_names_the_layer(taken):
+    backbone = stride_backbone((2, 2, 2), tail=taken)
+    with pytest.raises(ValueError, match=(
+            rf"^Expected a prefix that no layer of the backbone uses; backbone "
+            rf"'small' already has '{taken}', which the pyramid would name again "
+            rf"with prefix='fpn_'\. Pass another prefix, e\.g\. prefix='fpn2_'\.$")):
+        fpn.feature_pyramid(backbone, LEVELS3, channels=4)
+    other = fpn.feature_pyramid(backbone, LEVELS3, channels=4, prefix="fpn2_")
+    assert len(other.outputs) == 4
+
+
+@pytest.mark.parametrize("free", ["fpn_p6", "fpn_lateral5", "fpn_p1", "fpn_x"])
+def test_names_the_pyramid_does_not_use_are_free(free):
+    backbone = stride_backbone((2, 2, 2), tail=free)
+    pyramid = fpn.feature_pyramid(backbone, LEVELS3, channels=4)
+    assert [p.shape[1] for p in pyramid.outputs] == [4, 2, 1, 1]
+
+
+def test_explicit_model_name_is_used():
+    backbone = stride_backbone((2, 2))
+    assert fpn.feature_pyramid(backbone, ["c2", "c3"], channels=2,
+                               name="mine").name == "mine"
+
+
+@pytest.mark.parametrize("align", ["crop", "resize"])
+def test_pyramid_on_maps_that_are_not_square(align):
+    """Input 13x20: C2 7x10, C3 4x5, C4 2x3. Upsampled, C4's 4x6 is one column
+    too wide for C3 and C3's 8x10 one row too high for C2."""
+    pyramid, (c2, c3, c4), got = run_pyramid((13, 20), align=align)
+    assert [c.shape[1:3] for c in (c2, c3, c4)] == [(7, 10), (4, 5), (2, 3)]
+    names = {layer.name for layer in pyramid.layers}
+    layer = pyramid.get_layer
+    if align == "crop":
+        up = np_up
+        assert {"fpn_up2", "fpn_up3", "fpn_crop2", "fpn_crop3"} <= names
+        assert layer("fpn_crop3").output.shape[1:3] == (4, 5)
+        assert layer("fpn_crop2").output.shape[1:3] == (7, 10)
+    else:
+        def up(x, size):    # TensorFlow's nearest neighbour, half-pixel centres
+            rows, cols = (np.minimum(np.floor(
+                (np.arange(n, dtype=np.float32) + np.float32(0.5))
+                * np.float32(m / n)).astype(int), m - 1)
+                for n, m in zip(size, x.shape[1:3]))
+            return x[:, rows][:, :, cols]
+        assert {"fpn_resize2", "fpn_resize3"} <= names and "fpn_up2" not in names
+    l2, l3, l4 = (np_conv(c, layer(f"fpn_lateral{k}"))
+                  for c, k in ((c2, 2), (c3, 3), (c4, 4)))
+    m3 = up(l4, (4, 5)) + l3
+    m2 = up(m3, (7, 10)) + l2
+    expected = [np_conv(m, layer(f"fpn_p{k}")) for m, k in ((m2, 2), (m3, 3), (l4, 4))]
+    expected.append(expected[-1][:, ::2, ::2, :])
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
+    if align == "resize":     # resizing 4 -> 7 rows picks other rows than crop
+        cropped = np_up(np_up(l4, (4, 5)) + l3, (7, 10)) + l2
+        assert not np.allclose(got[0], np_conv(cropped, layer("fpn_p2")), atol=1e-3)
+
+
+def test_exact_sizes_get_no_crop_layer():
+    pyramid, _, _ = run_pyramid((16, 8))            # 8x4, 4x2, 2x1
+    names = {layer.name for layer in pyramid.layers}
+    assert {"fpn_up2", "fpn_up3"} <= names
+    assert not {"fpn_crop2", "fpn_crop3"} & names
+
+
+def crop_backbone(fine, coarse):
+    """Levels "a" (fine x fine) and "b" (coarse x coarse), from a fine x fine input."""
+    inputs = keras.Input(shape=(fine, fine, 1))
+    a = keras.layers.Conv2D(2, 1, name="a")(inputs)
+    b = keras.layers.Resizing(coarse, coarse, name="b")(a)
+    return keras.Model(inputs, b, name="ab")
+
+
+@pytest.mark.parametrize("fine, coarse, kept", [(7, 4, True), (8, 4, True),
+                                                (6, 4, False), (9, 4, False)])
+def test_crop_removes_at_most_one_row_and_column(fine, coarse, kept):
+    """Upsampled, the 4x4 level is 8x8: one row too many for 7 is cropped, two
+    for 6 are not, and 9 would need one more row, not one less."""
+    backbone = crop_backbone(fine, coarse)
+    if kept:
+        model = fpn.feature_pyramid(backbone, ["a", "b"], channels=2)
+        assert model.outputs[0].shape[1:3] == (fine, fine)
+    else:
+        with pytest.raises(ValueError, match=(
+                rf"^Cannot crop the upsampled level P3 \(8x8\) to the lateral's "
+                rf"{fine}x{fine}: cropping only removes the extra row or column left "
+                r"by rounding up\. Use align='resize' for a backbone whose stages "
+                r"round down or are not a factor 2 apart\.$")):
+            fpn.feature_pyramid(backbone, ["a", "b"], channels=2)
+
+
+def test_unknown_size_messages_are_whole():
+    inputs = keras.Input(shape=(None, None, 3))
+    a = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="a")(inputs)
+    b = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="b")(a)
+    backbone = keras.Model(inputs, b)
+    for align in ("crop", "resize"):
+        with pytest.raises(ValueError, match=(
+                rf"^align='{align}' needs the levels' sizes; the backbone's input "
+                r"size is not fixed\. Build the backbone with a fixed input "
+                r"shape\.$")):
+            fpn.feature_pyramid(backbone, ["a", "b"], channels=4, align=align)
+
+
+def test_crop_needs_the_coarse_size_too():
+    """A fine level of unknown size above a coarse level of fixed size."""
+    inputs = keras.Input(shape=(None, None, 3))
+    a = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="a")(inputs)
+    b = keras.layers.Resizing(4, 4, name="b")(a)
+    backbone = keras.Model(inputs, b)
+    with pytest.raises(ValueError, match=r"^align='crop' needs the levels' sizes"):
+        fpn.feature_pyramid(backbone, ["a", "b"], channels=4)
+
+
+def test_level_sizes_and_naive_breaks_messages_and_limits():
+    for call, message in (
+            (lambda: fpn.level_sizes(0),
+             r"^Expected size to be a positive integer; received 0\.$"),
+            (lambda: fpn.level_sizes(8, stages=0),
+             r"^Expected stages to be a positive integer; received 0\.$"),
+            (lambda: fpn.level_sizes(8, stages=65),
+             r"^Expected stages to be at most 64; received 65\. ResNet has 4 levels "
+             r"\(C2\.\.C5\)\.$"),
+            (lambda: fpn.level_sizes(8, stages=1000),
+             r"^Expected stages to be at most 64; received 1,000\. "),
+            (lambda: fpn.level_sizes(8, first_stride=0),
+             r"^Expected first_stride to be a positive integer; received 0\.$"),
+            (lambda: fpn.level_sizes(8, first_stride=12),
+             r"^Expected first_stride to be a power of 2; received 12\.$"),
+            (lambda: fpn.naive_breaks(8, first_stride=6),
+             r"^Expected first_stride to be a power of 2; received 6\.$")):
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert fpn.level_sizes(1, stages=64) == (1,) * 64
+    assert fpn.level_sizes(9, stages=1) == (3,)
+    assert fpn.level_sizes(1) == (1, 1, 1, 1)
+    assert fpn.level_sizes(5, stages=3, first_stride=1) == (5, 3, 2)
+    assert fpn.level_sizes(100, stages=2, first_stride=32) == (4, 2)
+    # naive_breaks passes stages and first_stride on: 10, 5 fit; 5, 3 do not.
+    assert fpn.naive_breaks(20, stages=2, first_stride=2) is None
+    assert fpn.naive_breaks(20, stages=2) == 2
+    assert fpn.naive_breaks(24, stages=3, first_stride=8) == 2     # 3, 2, 1
+    assert fpn.naive_breaks(96) is None                             # 24, 12, 6, 3
+    assert fpn.naive_breaks(96, stages=5) == 5                      # ..., 3, 2
+
+
+def test_padded_size_and_pad_to_multiple_messages_and_limits():
+    for call, message in (
+            (lambda: fpn.padded_size(0),
+             r"^Expected size to be a positive integer; received 0\.$"),
+            (lambda: fpn.padded_size(5, 0),
+             r"^Expected multiple to be a positive integer; received 0\.$"),
+            (lambda: fpn.pad_to_multiple(keras.Input(shape=(8, 8, 1)), 0),
+             r"^Expected multiple to be a positive integer; received 0\.$"),
+            (lambda: fpn.pad_to_multiple(keras.Input(shape=(8, 8, 1)), name=""),
+             r"^Expected name to be a non-empty string or None; received ''\.$"),
+            (lambda: fpn.pad_to_multiple(np.zeros((1, 4, 4, 3))),
+             r"^Expected x to be a Keras tensor of shape \(batch, height, width, "
+             r"channels\) with a known channel count; received ndarray of shape "
+             r"\(1, 4, 4, 3\)\. Start from keras\.Input\(shape=\(height, width, "
+             r"channels\)\)\.$"),
+            (lambda: fpn.pad_to_multiple(keras.Input(shape=(None, 6, 1))),
+             r"^Expected x with a known height and width; received shape "
+             r"\(None, None, 6, 1\)\. Start from "
+             r"keras\.Input\(shape=\(height, width, channels\)\)\.$"),
+            (lambda: fpn.pad_to_multiple(keras.Input(shape=(6, None, 1))),
+             r"^Expected x with a known height and width; received shape "
+             r"\(None, 6, None, 1\)\. ")):
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert fpn.padded_size(1) == 32 and fpn.padded_size(32) == 32
+    assert fpn.padded_size(33) == 64 and fpn.padded_size(7, 1) == 7
+    assert fpn.pad_to_multiple(keras.Input(shape=(5, 6, 1)), 1).shape == (None, 5, 6, 1)
+
+
+def test_pad_to_multiple_pads_bottom_and_right_like_numpy():
+    inputs = keras.Input(shape=(5, 9, 2))
+    padded = fpn.pad_to_multiple(inputs, 4)              # to 8 x 12
+    model = keras.Model(inputs, padded)
+    assert model.get_layer("pad_to_multiple").output.shape == (None, 8, 12, 2)
+    x = np.random.default_rng(2).normal(size=(2, 5, 9, 2)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(model(x)),
+                                  np.pad(x, ((0, 0), (0, 3), (0, 3), (0, 0))))
+    named = keras.Model(inputs, fpn.pad_to_multiple(inputs, 4, name="to_8x12"))
+    assert named.get_layer("to_8x12").output.shape == (None, 8, 12, 2)
+
+
+def test_pyramid_cost_messages_and_default_channels():
+    with pytest.raises(ValueError, match=(
+            r"^Expected every row of level_shapes to be \(height, width, channels\) "
+            r"with positive integers; row 1 is \(4, 4\)\.$")):
+        fpn.pyramid_cost([(4, 4, 4), (4, 4)])
+    with pytest.raises(ValueError, match=r"^Expected channels to be an integer >= 1; "
+                       r"received 0\. The paper uses d = 256\.$"):
+        fpn.pyramid_cost([(4, 4, 4)], channels=0)
+    parts = fpn.pyramid_cost([(2, 3, 5)])
+    assert parts == {"lateral_macs": [2 * 3 * 5 * 256],
+                     "smooth_macs": [9 * 2 * 3 * 256 * 256],
+                     "lateral_params": [5 * 256 + 256],
+                     "smooth_params": [9 * 256 * 256 + 256]}
 
 
 # --------------------------------------------------------------------------
