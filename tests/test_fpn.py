@@ -193,15 +193,23 @@ def test_paper_figures_for_resnet50():
     assert 9 * 385_351_680 == 3_468_165_120
 
 
-# Five halvings with rounding up: which levels have odd sides depends only on
-# the input size modulo 32, so one full period of sizes, and sizes from the
-# next periods, cover every case.
-SIZES_OF_EVERY_RESIDUE = [*range(32, 64), 64, 77, 95, 96, 97, 100]
+def level_parities(size):
+    """Which of the four levels (strides 4 to 32) have odd sides."""
+    return tuple(-(-size // 2 ** k) % 2 for k in range(2, 6))
 
 
-def test_sizes_of_every_residue_modulo_32_work_with_crop_and_resize():
-    assert sorted({size % 32 for size in SIZES_OF_EVERY_RESIDUE}) == list(range(32))
-    for size in SIZES_OF_EVERY_RESIDUE:
+# Whether a level needs a crop or a resize depends only on whether its side is
+# odd, so one size for each pattern of odd sides covers every case: the
+# smallest size of each pattern that sizes 32 to 1024 produce (16 patterns).
+SIZES_OF_EVERY_PARITY = sorted({level_parities(size): size
+                                for size in range(1024, 31, -1)}.values())
+
+
+def test_sizes_of_every_pattern_of_odd_levels_work_with_crop_and_resize():
+    assert len({level_parities(size) for size in SIZES_OF_EVERY_PARITY}) == 16
+    assert {level_parities(size) for size in SIZES_OF_EVERY_PARITY} == {
+        level_parities(size) for size in range(32, 1025)}
+    for size in SIZES_OF_EVERY_PARITY:
         backbone = tiny_backbone(size)
         sides = list(fpn.level_sizes(size))
         assert [backbone.get_layer(n).output.shape[1] for n in TINY_LEVELS] == sides
