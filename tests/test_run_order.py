@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load_root_conftest():
     # Not `import conftest`: that name is tests/conftest.py here.
-    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    spec = importlib.util.spec_from_file_location(
+        "root_conftest", ROOT / "conftest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -25,7 +26,8 @@ class Item:
 
     def __init__(self, path, fixturenames):
         self.path = Path(path)
-        self.nodeid = f"{self.path.relative_to(ROOT).as_posix()}::test_something"
+        relative = self.path.relative_to(ROOT).as_posix()
+        self.nodeid = f"{relative}::test_something"
         self.fixturenames = fixturenames
         self.markers = []
 
@@ -43,7 +45,8 @@ def test_the_listed_files_exist_and_each_holds_a_test_of_the_built_book():
     assert listed, "no book test files listed"
     for name in listed:
         text = (ROOT / name).read_text()
-        assert re.search(r"def test_\w+\([^)]*\b(built_book|served_book|live)\b", text), name
+        uses_the_book = r"def test_\w+\([^)]*\b(built_book|served_book|live)\b"
+        assert re.search(uses_the_book, text), name
 
 
 @pytest.mark.parametrize("fixture", ["built_book", "served_book"])
@@ -62,22 +65,25 @@ def test_a_test_without_the_book_is_not_marked():
 def test_a_book_test_in_a_file_not_listed_stops_the_run_saying_what_to_add():
     item = Item(ROOT / "tests" / "test_cost.py", ["built_book"])
     with pytest.raises(pytest.UsageError, match=(
-            r"^tests/test_cost\.py::test_something needs the built book, but "
-            r"tests/test_cost\.py is not in BOOK_TEST_FILES in conftest\.py, so "
-            r"`make test` would never run it: add 'tests/test_cost\.py' to that list\.$")):
+            r"^tests/test_cost\.py::test_something needs the built book, "
+            r"but tests/test_cost\.py is not in BOOK_TEST_FILES in "
+            r"conftest\.py, so `make test` would never run it: add "
+            r"'tests/test_cost\.py' to that list\.$")):
         load_root_conftest().pytest_collection_modifyitems([item])
 
 
 def test_book_files_only_leaves_out_other_test_files_and_the_chapters():
     conftest = load_root_conftest()
     on, off = config(True), config(False)
+    ignored = conftest.pytest_ignore_collect
     for name in conftest.BOOK_TEST_FILES:
-        assert conftest.pytest_ignore_collect(ROOT / name, on) is False
-    assert conftest.pytest_ignore_collect(ROOT / "tests" / "test_cost.py", on) is True
-    assert conftest.pytest_ignore_collect(ROOT / "book" / "resnet.ipynb", on) is True
+        assert ignored(ROOT / name, on) is False
+    assert ignored(ROOT / "tests" / "test_cost.py", on) is True
+    assert ignored(ROOT / "book" / "resnet.ipynb", on) is True
     # Folders and helper modules are left to pytest.
-    assert conftest.pytest_ignore_collect(ROOT / "tests", on) is None
-    assert conftest.pytest_ignore_collect(ROOT / "tests" / "conftest.py", on) is None
+    assert ignored(ROOT / "tests", on) is None
+    assert ignored(ROOT / "tests" / "conftest.py", on) is None
     # Without the option, nothing is left out.
-    for path in (ROOT / "tests" / "test_cost.py", ROOT / "book" / "resnet.ipynb"):
-        assert conftest.pytest_ignore_collect(path, off) is None
+    for path in (ROOT / "tests" / "test_cost.py",
+                 ROOT / "book" / "resnet.ipynb"):
+        assert ignored(path, off) is None
