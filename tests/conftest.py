@@ -35,6 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1,::1,localhost"
 
 
+def load_file(name, path):
+    """The Python file at ``path`` (a script, or the root conftest.py), loaded
+    as a module called ``name``; scripts/ is not a package."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pytest_addoption(parser):
     parser.addoption("--skip-browser-tests", action="store_true", default=False,
                      help="skip the tests that drive Chromium (same as the environment "

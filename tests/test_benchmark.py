@@ -44,22 +44,35 @@ def test_time_callable_warms_up_calibrates_and_repeats():
     assert len(calls) >= 2 + 1 + 3 * timing.number
 
 
+class PretendClock:
+    """A clock that moves only when pretend work runs; calling it reads it."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.log = []           # the name of each call of pretend work, in order
+
+    def __call__(self):
+        return self.now
+
+    def work(self, seconds, name="work"):
+        """A function each call of which takes ``seconds`` of pretend time."""
+        def run():
+            self.log.append(name)
+            self.now += seconds
+        return run
+
+
 def test_time_callable_calibrates_like_timeit_on_a_pretend_clock():
-    now = [0.0]
-    calls = []
-
-    def work():                 # each call takes exactly 2 ms of pretend time
-        calls.append(1)
-        now[0] += 0.002
-
-    timing = bm.time_callable(work, repeats=3, min_time=0.01, warmup=2,
-                              clock=lambda: now[0])
+    clock = PretendClock()
+    # each call takes exactly 2 ms of pretend time
+    timing = bm.time_callable(clock.work(0.002), repeats=3, min_time=0.01,
+                              warmup=2, clock=clock)
     # One call takes 2 ms < 10 ms, so calibration asks for 10 / 2 = 5 calls,
     # which last 10 ms: every repeat is 5 calls.
     assert timing.number == 5
     np.testing.assert_allclose(timing.seconds, [0.002] * 3)
     # warm-up 2, calibration 1 + 5, repeats 3 x 5
-    assert len(calls) == 2 + 1 + 5 + 3 * 5
+    assert len(clock.log) == 2 + 1 + 5 + 3 * 5
 
 
 def test_compiled_runs_the_layer_and_fetches_one_value_per_output():
@@ -188,18 +201,10 @@ def test_set_threads_sets_both_pools_and_explains_a_late_call(monkeypatch, threa
 
 
 def test_time_interleaved_alternates_the_functions():
-    now = [0.0]
-    order = []
-
-    def work(name, seconds):
-        def run():
-            order.append(name)
-            now[0] += seconds
-        return run
-
-    fns = {"a": work("a", 0.004), "b": work("b", 0.01)}
+    clock = PretendClock()
+    fns = {"a": clock.work(0.004, "a"), "b": clock.work(0.01, "b")}
     timings = bm.time_interleaved(fns, repeats=3, min_time=0.02, warmup=1,
-                                  flops={"a": 8e6}, clock=lambda: now[0])
+                                  flops={"a": 8e6}, clock=clock)
     # a: 4 ms a call, so 5 calls a repeat; b: 10 ms, so 2 calls a repeat.
     assert (timings["a"].number, timings["b"].number) == (5, 2)
     np.testing.assert_allclose(timings["a"].seconds, [0.004] * 3)
@@ -207,7 +212,7 @@ def test_time_interleaved_alternates_the_functions():
     assert timings["a"].gflops == pytest.approx(8e6 / 0.004 / 1e9)
     assert timings["b"].flops is None
     # After warm-up and calibration, the repeats alternate: 5 a, 2 b, ...
-    assert order[-21:] == (["a"] * 5 + ["b"] * 2) * 3
+    assert clock.log[-21:] == (["a"] * 5 + ["b"] * 2) * 3
 
 
 def test_time_layers_times_each_layer_on_its_own_shape():
@@ -271,18 +276,12 @@ def test_more_bad_arguments_raise_value_error(call, words):
 
 
 def test_time_callable_defaults_two_warmups_fifteen_repeats_20_ms():
-    now = [0.0]
-    calls = []
-
-    def work():                 # 1 ms of pretend time a call
-        calls.append(1)
-        now[0] += 0.001
-
-    timing = bm.time_callable(work, clock=lambda: now[0])
+    clock = PretendClock()
+    timing = bm.time_callable(clock.work(0.001), clock=clock)
     # 1 ms < 20 ms: calibration asks for 20 calls a repeat.
     assert timing.number == 20 and len(timing.seconds) == 15
     # warm-up 2, calibration 1 + 20, repeats 15 x 20
-    assert len(calls) == 2 + 1 + 20 + 15 * 20
+    assert len(clock.log) == 2 + 1 + 20 + 15 * 20
 
 
 # --------------------------------------------------------------------------
@@ -315,18 +314,12 @@ def test_time_callable_labels_with_the_label_else_the_name_else_fn():
 
 
 def test_time_callable_accepts_one_repeat_and_no_warmup():
-    now = [0.0]
-    calls = []
-
-    def work():                 # 4 ms of pretend time a call
-        calls.append(1)
-        now[0] += 0.004
-
-    timing = bm.time_callable(work, repeats=1, warmup=0, min_time=0.02,
-                              clock=lambda: now[0])
+    clock = PretendClock()
+    timing = bm.time_callable(clock.work(0.004), repeats=1, warmup=0,
+                              min_time=0.02, clock=clock)
     assert timing.number == 5 and len(timing.seconds) == 1
     # no warm-up, calibration 1 + 5, one repeat of 5
-    assert len(calls) == 1 + 5 + 5
+    assert len(clock.log) == 1 + 5 + 5
 
 
 def test_time_callable_calibration_at_least_doubles_the_calls_each_round():
@@ -349,39 +342,26 @@ def test_time_callable_calibration_at_least_doubles_the_calls_each_round():
 
 
 def test_time_interleaved_defaults_two_warmups_fifteen_repeats_20_ms():
-    now = [0.0]
-    calls = {"a": 0, "b": 0}
-
-    def work(name):
-        def run():              # 1 ms of pretend time a call
-            calls[name] += 1
-            now[0] += 0.001
-        return run
-
-    timings = bm.time_interleaved({"a": work("a"), "b": work("b")},
-                                  clock=lambda: now[0])
+    clock = PretendClock()
+    timings = bm.time_interleaved({"a": clock.work(0.001, "a"),
+                                   "b": clock.work(0.001, "b")}, clock=clock)
     for label, timing in timings.items():
         # 1 ms < 20 ms: calibration asks for 20 calls a repeat.
         assert timing.label == label and timing.flops is None
         assert timing.number == 20 and len(timing.seconds) == 15
     # each: warm-up 2, calibration 1 + 20, repeats 15 x 20
-    assert calls == {"a": 2 + 1 + 20 + 15 * 20, "b": 2 + 1 + 20 + 15 * 20}
+    assert [clock.log.count(name) for name in "ab"] == [2 + 1 + 20 + 15 * 20] * 2
 
 
 def test_time_interleaved_accepts_one_repeat_no_warmup_and_flops_for_all():
-    now = [0.0]
-    calls = []
-
-    def work():                 # 4 ms of pretend time a call
-        calls.append(1)
-        now[0] += 0.004
-
+    clock = PretendClock()
+    work = clock.work(0.004)
     timings = bm.time_interleaved({"a": work, "b": work}, repeats=1, warmup=0,
                                   min_time=0.02, flops={"a": 4e6, "b": 8e6},
-                                  clock=lambda: now[0])
+                                  clock=clock)
     assert [len(t.seconds) for t in timings.values()] == [1, 1]
     # no warm-up, calibration 1 + 5, one repeat of 5; for each function
-    assert len(calls) == 2 * (1 + 5 + 5)
+    assert len(clock.log) == 2 * (1 + 5 + 5)
     assert timings["a"].gflops == pytest.approx(4e6 / 0.004 / 1e9)
     assert timings["b"].gflops == pytest.approx(8e6 / 0.004 / 1e9)
 

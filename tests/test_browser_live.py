@@ -11,7 +11,6 @@ exercise the same way. Opened from disk, a chapter explains how to go live
 and logs no error. The token is in no file of the built book.
 """
 
-import importlib.util
 import json
 import re
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GuardedPage
+from conftest import GuardedPage, load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE_TIMEOUT_MS = 240_000     # a chapter runs whole when its page goes live
@@ -39,10 +38,7 @@ display(widgets.interactive(my_function, a=a))
 
 
 def load_serve():
-    spec = importlib.util.spec_from_file_location("serve", ROOT / "scripts" / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("serve", ROOT / "scripts" / "serve.py")
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,14 @@
 """scripts/execute_chapters.py: the progress line printed as each chapter finishes."""
 
-import importlib.util
 from pathlib import Path
+
+from conftest import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "execute_chapters", ROOT / "scripts" / "execute_chapters.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("execute_chapters", ROOT / "scripts" / "execute_chapters.py")
 
 
 def test_each_finished_chapter_prints_its_name_seconds_and_count(capsys):

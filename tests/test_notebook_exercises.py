@@ -36,7 +36,6 @@ For each ``{exercise}`` block of a notebook in ``book/``:
 import ast
 import copy
 import importlib
-import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
@@ -45,6 +44,8 @@ from pathlib import Path
 import pytest
 
 from conv1x1.exercises import all_exercises
+
+from conftest import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -1006,11 +1007,8 @@ def test_math_line_problems_finds_a_formula_line_read_as_a_list_item():
 # (scripts/normalize_notebooks.py).
 
 def _normalizer():
-    spec = importlib.util.spec_from_file_location(
-        "normalize_notebooks", ROOT / "scripts" / "normalize_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("normalize_notebooks",
+                     ROOT / "scripts" / "normalize_notebooks.py")
 
 
 NORMALIZER = _normalizer()

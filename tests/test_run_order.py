@@ -2,23 +2,19 @@
 only the files listed in the root conftest.py's BOOK_TEST_FILES are collected
 for them (``--book-files-only``), so the list must hold every such test."""
 
-import importlib.util
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from conftest import load_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_root_conftest():
-    # Not `import conftest`: that name is tests/conftest.py here.
-    spec = importlib.util.spec_from_file_location(
-        "root_conftest", ROOT / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# Not `import conftest`: that name is tests/conftest.py here.
+ROOT_CONFTEST = load_file("root_conftest", ROOT / "conftest.py")
 
 
 class Item:
@@ -41,7 +37,7 @@ def config(book_files_only):
 
 
 def test_the_listed_files_exist_and_each_holds_a_test_of_the_built_book():
-    listed = load_root_conftest().BOOK_TEST_FILES
+    listed = ROOT_CONFTEST.BOOK_TEST_FILES
     assert listed, "no book test files listed"
     for name in listed:
         text = (ROOT / name).read_text()
@@ -52,13 +48,13 @@ def test_the_listed_files_exist_and_each_holds_a_test_of_the_built_book():
 @pytest.mark.parametrize("fixture", ["built_book", "served_book"])
 def test_a_book_test_in_a_listed_file_is_marked(fixture):
     item = Item(ROOT / "tests" / "test_links.py", [fixture, "tmp_path"])
-    load_root_conftest().pytest_collection_modifyitems([item])
+    ROOT_CONFTEST.pytest_collection_modifyitems([item])
     assert item.markers == ["book"]
 
 
 def test_a_test_without_the_book_is_not_marked():
     item = Item(ROOT / "tests" / "test_cost.py", ["tmp_path"])
-    load_root_conftest().pytest_collection_modifyitems([item])
+    ROOT_CONFTEST.pytest_collection_modifyitems([item])
     assert item.markers == []
 
 
@@ -69,11 +65,11 @@ def test_a_book_test_in_a_file_not_listed_stops_the_run_saying_what_to_add():
             r"but tests/test_cost\.py is not in BOOK_TEST_FILES in "
             r"conftest\.py, so `make test` would never run it: add "
             r"'tests/test_cost\.py' to that list\.$")):
-        load_root_conftest().pytest_collection_modifyitems([item])
+        ROOT_CONFTEST.pytest_collection_modifyitems([item])
 
 
 def test_book_files_only_leaves_out_other_test_files_and_the_chapters():
-    conftest = load_root_conftest()
+    conftest = ROOT_CONFTEST
     on, off = config(True), config(False)
     ignored = conftest.pytest_ignore_collect
     for name in conftest.BOOK_TEST_FILES:

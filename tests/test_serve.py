@@ -11,7 +11,6 @@ server returns; and stopping leaves no kernel running.
 """
 
 import asyncio
-import importlib.util
 import json
 import urllib.error
 import urllib.request
@@ -20,15 +19,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from conftest import load_file
+
 ROOT = Path(__file__).resolve().parents[1]
 OTHER_ORIGIN = "http://127.0.0.1:9"     # another port is another origin
 
 
 def load_serve():
-    spec = importlib.util.spec_from_file_location("serve", ROOT / "scripts" / "serve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file("serve", ROOT / "scripts" / "serve.py")
 
 
 def request(url, *, method="GET", headers=None):

@@ -404,8 +404,8 @@ def groups_reached(model, input_group: int, groups: int,
     # Two rows of one batch may be summed in different orders, so a group the
     # change never reaches can still differ by float32 rounding (seen on some
     # processors): count a group only when it changes by more than that.
-    return {g for g in range(groups)
-            if per_group[:, g].max() > _float32_rounding(both)}
+    rounding = _float32_rounding(both)
+    return {g for g in range(groups) if per_group[:, g].max() > rounding}
 
 
 def channel_dependence(model, seed: int = 0) -> np.ndarray:
